@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Rotate the JWT signing key: append a new random key to jwt_secrets.json, flip
+JWT_SECRET_ID and record the rotation in logs/jwt_rotation.log.
+
+Usage: ./scripts/rotate_jwt_secret.py [--vault PATH] [--log PATH] [--policy immediate|staged]
+
+Defaults: $ERP_VAULT_FILE or ./jwt_secrets.json, $ERP_ROTATION_LOG or ./logs/jwt_rotation.log,
+$ERP_JWT_POLICY or immediate. Same as 'erp-secrets jwt rotate', without the CLI's start-up.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="rotate_jwt_secret.py",
+        description="Append a new JWT signing key, flip JWT_SECRET_ID, log the rotation.",
+    )
+    parser.add_argument("--vault", help="vault file (default: $ERP_VAULT_FILE or jwt_secrets.json)")
+    parser.add_argument("--log", help="rotation log (default: logs/jwt_rotation.log)")
+    parser.add_argument(
+        "--policy", choices=["immediate", "staged"], help="override $ERP_JWT_POLICY"
+    )
+    args = parser.parse_args(argv)
+    try:
+        from erp.scripting import rotate_jwt_main
+    except ImportError:
+        print(
+            "error: the erp package is not installed for this python "
+            f"({sys.executable}); run 'make install' (or 'pip install -e .') first",
+            file=sys.stderr,
+        )
+        return 2
+    return rotate_jwt_main(vault=args.vault, log=args.log, policy=args.policy)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

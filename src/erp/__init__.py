@@ -1,0 +1,75 @@
+"""erp: secrets and key rotation for the ERP platform.
+
+The public API is re-exported here lazily, so ``import erp`` stays cheap:
+``erp.get_secret``, ``erp.issue_token``, ``erp.verify_token``, ``erp.KeyRing`` ...
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "get_secret": "erp.secrets",
+    "load_jwt_ring": "erp.secrets",
+    "SecretResolver": "erp.secrets",
+    "issue_token": "erp.security",
+    "verify_token": "erp.security",
+    "TokenService": "erp.security",
+    "Key": "erp.keyring",
+    "KeyRing": "erp.keyring",
+    "KeyState": "erp.keyring",
+    "RotationPolicy": "erp.keyring",
+    "ErpError": "erp.errors",
+    "ConfigError": "erp.errors",
+    "InputError": "erp.errors",
+    "InvalidToken": "erp.errors",
+    "TokenExpired": "erp.errors",
+    "UnknownKeyId": "erp.errors",
+    "SecretNotFound": "erp.errors",
+}
+
+__all__ = [
+    "ConfigError",
+    "ErpError",
+    "InputError",
+    "InvalidToken",
+    "Key",
+    "KeyRing",
+    "KeyState",
+    "RotationPolicy",
+    "SecretNotFound",
+    "SecretResolver",
+    "TokenExpired",
+    "TokenService",
+    "UnknownKeyId",
+    "get_secret",
+    "issue_token",
+    "load_jwt_ring",
+    "verify_token",
+]
+
+if TYPE_CHECKING:
+    from erp.errors import (
+        ConfigError,
+        ErpError,
+        InputError,
+        InvalidToken,
+        SecretNotFound,
+        TokenExpired,
+        UnknownKeyId,
+    )
+    from erp.keyring import Key, KeyRing, KeyState, RotationPolicy
+    from erp.secrets import SecretResolver, get_secret, load_jwt_ring
+    from erp.security import TokenService, issue_token, verify_token
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'erp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

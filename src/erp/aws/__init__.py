@@ -1,0 +1,1 @@
+"""AWS Secrets Manager: the cached secret source and the rotation Lambda for the JWT key ring."""

@@ -1,0 +1,62 @@
+"""``erp-secrets audit``: verify or repair the hash-chained rotation log."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from erp.cli.common import log_option, open_log, open_vault, print_json, vault_option
+from erp.rotation.journal import repair_log
+from erp.vault import META_KEY
+
+__all__ = ["audit_group"]
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Verify or repair the hash-chained rotation log."""
+
+
+@audit_group.command("verify")
+@log_option
+@vault_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def verify_command(log_path: Path | None, vault_path: Path | None, as_json: bool) -> None:
+    """Check every entry's hash and link; exit 1 naming each edited, missing or cut line."""
+    log, vault = open_log(log_path), open_vault(vault_path)
+    head = (vault.read().get(META_KEY) or {}).get("audit") if vault.exists() else None
+    report = log.verify(head)
+    if as_json:
+        print_json(
+            {
+                "log": str(log.path),
+                "ok": report.ok,
+                "entries": report.entries,
+                "problems": report.problems,
+                "incomplete": report.incomplete,
+            }
+        )
+    elif report.ok:
+        anchored = " and matches the vault" if head else ""
+        click.echo(f"{log.path}: {report.entries} entries, chain intact{anchored}")
+    else:
+        click.echo(f"{log.path}: {len(report.problems)} problem(s) in {report.entries} entries:")
+        for problem in report.problems:
+            click.echo(f"  - {problem}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@audit_group.command("repair")
+@log_option
+@vault_option
+def repair_command(log_path: Path | None, vault_path: Path | None) -> None:
+    """Complete an entry a killed rotation committed but did not append; nothing else."""
+    log, vault = open_log(log_path), open_vault(vault_path)
+    repair_log(vault, log)
+    report = log.verify((vault.read().get(META_KEY) or {}).get("audit"))
+    click.echo(f"{log.path}: {report.entries} entries, {'intact' if report.ok else 'still broken'}")
+    if not report.ok:
+        sys.exit(1)

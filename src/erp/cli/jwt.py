@@ -1,0 +1,158 @@
+"""``erp-secrets jwt``: the runbook's JWT key rotation, staging and cleanup."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from erp.cli.common import log_option, open_log, open_vault, print_json, vault_option, when
+from erp.clock import system_clock, to_iso
+from erp.keyring import RotationPolicy
+from erp.rotation import jwt as rotation
+from erp.rotation.journal import Recorded
+from erp.scripting import describe
+
+__all__ = ["jwt_group"]
+
+
+@click.group("jwt")
+def jwt_group() -> None:
+    """Rotate, stage, promote and prune JWT signing keys."""
+
+
+def _report(result: Recorded, vault: Path, log: Path) -> None:
+    click.echo("\n".join(describe(result, vault, log)))
+
+
+@jwt_group.command("rotate")
+@vault_option
+@log_option
+@click.option(
+    "--policy",
+    "mode",
+    type=click.Choice(["immediate", "staged"]),
+    default=None,
+    help="Override $ERP_JWT_POLICY for this rotation.",
+)
+def rotate_command(vault_path: Path | None, log_path: Path | None, mode: str | None) -> None:
+    """Append a new random key and make it the signing key (JWT_SECRET_ID)."""
+    vault, log = open_vault(vault_path), open_log(log_path)
+    result = rotation.rotate_key(
+        vault=vault, log=log, policy=RotationPolicy.from_env().with_mode(mode)
+    )
+    _report(result, vault.path, log.path)
+
+
+@jwt_group.command("stage")
+@vault_option
+@log_option
+def stage_command(vault_path: Path | None, log_path: Path | None) -> None:
+    """Add the next key as verify-only, to be promoted once every instance has it."""
+    vault, log = open_vault(vault_path), open_log(log_path)
+    result = rotation.stage_key(vault=vault, log=log)
+    _report(result, vault.path, log.path)
+
+
+@jwt_group.command("promote")
+@vault_option
+@log_option
+def promote_command(vault_path: Path | None, log_path: Path | None) -> None:
+    """Make the staged key the signing key (after the minimum staging period)."""
+    vault, log = open_vault(vault_path), open_log(log_path)
+    result = rotation.promote_key(vault=vault, log=log)
+    _report(result, vault.path, log.path)
+
+
+@jwt_group.command("prune")
+@vault_option
+@log_option
+@click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
+@click.option(
+    "--reveal-secrets",
+    is_flag=True,
+    help="Print the new JWT_SECRETS value (secret material!) for env-var deployments.",
+)
+def prune_command(
+    vault_path: Path | None, log_path: Path | None, dry_run: bool, reveal_secrets: bool
+) -> None:
+    """Remove retiring keys once every token they signed has expired."""
+    vault, log = open_vault(vault_path), open_log(log_path)
+    policy = RotationPolicy.from_env()
+    now = system_clock()
+    ring = rotation.load_ring(vault)
+    for row in rotation.status(ring, now, policy):
+        if row.state.value != "retiring":
+            continue
+        verdict = "remove" if row.may_go(now) else "keep"
+        detail = (
+            "retirement time unknown; it starts at the next write"
+            if row.prunable_at is None
+            else f"may go {when(row.prunable_at, now)}"
+        )
+        click.echo(f"{verdict:6} {row.id} ({row.fingerprint}): {detail}")
+    if dry_run:
+        click.echo("dry run: nothing changed")
+        return
+    result = rotation.prune_keys(vault=vault, log=log, policy=policy)
+    removed = (result.event or {}).get("removed") or []
+    if not removed:
+        click.echo("nothing to prune")
+        return
+    click.echo(f"removed {len(removed)} key(s); log entry {(result.entry or {}).get('seq')}")
+    ring = rotation.ring_from_document(result.document, str(vault.path))
+    ids = ", ".join(ring.secrets_map())
+    if reveal_secrets:
+        click.echo("JWT_SECRETS=" + json.dumps(ring.secrets_map(), separators=(",", ":")))
+    else:
+        click.echo(
+            f"JWT_SECRETS now holds {len(ring)} key(s): {ids}. Update env-var deployments "
+            "with the value from the vault file (or rerun with --reveal-secrets)."
+        )
+    click.echo(f"JWT_SECRET_ID={ring.active.id}")
+
+
+@jwt_group.command("status")
+@vault_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status_command(vault_path: Path | None, as_json: bool) -> None:
+    """Show every key, its state, age and when it may be pruned."""
+    vault = open_vault(vault_path)
+    policy = RotationPolicy.from_env()
+    now = system_clock()
+    rows = rotation.status(rotation.load_ring(vault), now, policy)
+    if as_json:
+        out: list[dict[str, Any]] = [
+            {
+                "id": r.id,
+                "state": r.state.value,
+                "fingerprint": r.fingerprint,
+                "created_at": r.created_at and to_iso(r.created_at),
+                "activated_at": r.activated_at and to_iso(r.activated_at),
+                "deactivated_at": r.deactivated_at and to_iso(r.deactivated_at),
+                "prunable_at": r.prunable_at and to_iso(r.prunable_at),
+            }
+            for r in rows
+        ]
+        print_json({"vault": str(vault.path), "policy": policy.mode, "keys": out})
+        return
+    if not rows:
+        click.echo(f"{vault.path}: no keys (run 'erp-secrets jwt rotate')")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"JWT keys in {vault.path} (policy: {policy.mode})")
+    for column in ("key id", "state", "fingerprint", "age", "may be pruned"):
+        table.add_column(column)
+    for r in rows:
+        age = when(r.created_at, now) if r.created_at else "-"
+        prunable = (
+            "-"
+            if r.state.value != "retiring"
+            else ("unknown" if r.prunable_at is None else when(r.prunable_at, now))
+        )
+        table.add_row(r.id, r.state.value, r.fingerprint, age, prunable)
+    Console().print(table)

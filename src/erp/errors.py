@@ -1,0 +1,126 @@
+"""The exceptions of ``erp``: one base, one subclass per failure a caller can act on.
+
+"Setup is bad" errors (fix your configuration or files) derive from :class:`ConfigError`;
+"this input is bad" errors (reject the token, report the row) derive from :class:`InputError`.
+No exception ever carries secret material: they name ids, paths, variables and fixes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "AuditChainBroken",
+    "ConcurrentChange",
+    "ConfigError",
+    "ErpError",
+    "InputError",
+    "InvalidToken",
+    "KeyRingError",
+    "PolicyViolation",
+    "SecretNotFound",
+    "TokenExpired",
+    "UnknownKeyId",
+    "VaultCorrupt",
+    "VaultWriteError",
+    "WeakSecret",
+]
+
+
+class ErpError(Exception):
+    """Base class of every error raised by ``erp``."""
+
+
+class ConfigError(ErpError):
+    """The setup is wrong: a file, an environment variable or a policy needs fixing."""
+
+
+class InputError(ErpError):
+    """The input is wrong: a token or a stored value must be rejected or reported."""
+
+
+class SecretNotFound(ConfigError, KeyError):
+    """A named secret is in none of the places ``get_secret`` looked."""
+
+    def __init__(self, name: str, looked_in: list[str]) -> None:
+        self.name = name
+        self.looked_in = list(looked_in)
+        where = "; ".join(looked_in) if looked_in else "nowhere (no source configured)"
+        super().__init__(
+            f"secret {name!r} not found; looked in: {where}. "
+            f"Set the environment variable {name} or add {name!r} to the vault file."
+        )
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class VaultCorrupt(ConfigError):
+    """The vault file exists but cannot be used; it is left untouched."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(
+            f"vault file {self.path} is unusable: {problem}. "
+            "It was not modified; restore it from backup or fix it by hand, then retry."
+        )
+
+
+class VaultWriteError(ConfigError):
+    """The vault file could not be written (read-only folder, full disk, ...); nothing changed."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(
+            f"could not write vault file {self.path}: {problem}. "
+            "The previous file is unchanged; free space or fix permissions, then retry."
+        )
+
+
+class KeyRingError(ConfigError):
+    """A key ring is inconsistent: no active key, an active id naming no key, a bad map."""
+
+
+class WeakSecret(ConfigError):
+    """A secret is too short or too predictable to sign or encrypt with."""
+
+
+class PolicyViolation(ConfigError):
+    """An operation is refused because the rotation policy forbids it now."""
+
+
+class ConcurrentChange(ConfigError):
+    """Another process changed the store between read and write; retry the operation."""
+
+
+class AuditChainBroken(ConfigError):
+    """The rotation log's hash chain does not verify; the log was edited or cut."""
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path = Path(path)
+        self.problems = list(problems)
+        first = problems[0] if problems else "unknown problem"
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(
+            f"rotation log {self.path} fails verification: {first}{more}. "
+            "Run 'erp-secrets audit verify' for the full report; restore the log from backup."
+        )
+
+
+class InvalidToken(InputError):
+    """A token was rejected: bad signature, bad format, disallowed algorithm, missing claim."""
+
+
+class TokenExpired(InvalidToken):
+    """A token's ``exp`` is in the past (beyond the leeway)."""
+
+
+class UnknownKeyId(InvalidToken):
+    """A token names a key id (``kid``) that no loaded key ring holds, even after a reload."""
+
+    def __init__(self, kid: str | None) -> None:
+        self.kid = kid
+        shown = "no kid header" if kid is None else f"kid {kid[:64]!r}"
+        super().__init__(f"token signed with an unknown key ({shown}); it was pruned or never ours")

@@ -1,0 +1,49 @@
+"""Entry points for the runbook's scripts, kept free of the CLI's imports for a fast start."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from erp.audit import AuditLog
+from erp.errors import ErpError
+from erp.keyring import RotationPolicy
+from erp.rotation.journal import Recorded
+from erp.rotation.jwt import rotate_key
+from erp.vault import VaultFile
+
+__all__ = ["describe", "rotate_jwt_main"]
+
+
+def describe(result: Recorded, vault: Path, log: Path) -> list[str]:
+    """What a rotation, staging or promotion did, in lines for an operator (no secrets)."""
+    event = result.event or {}
+    new, previous, staged = event.get("new"), event.get("previous"), event.get("staged")
+    lines = []
+    if new:
+        lines.append(f"JWT_SECRET_ID is now {new['id']} ({new['fingerprint']})")
+    if previous:
+        lines.append(f"previous key {previous['id']} ({previous['fingerprint']}) now only verifies")
+    if staged:
+        lines.append(f"staged next key {staged['id']} ({staged['fingerprint']}) for verification")
+    lines.append(f"vault: {vault}  log: {log} (entry {(result.entry or {}).get('seq')})")
+    if new:
+        lines.append("next: redeploy services so every instance loads the new JWT_SECRET_ID")
+    return lines
+
+
+def rotate_jwt_main(
+    *, vault: str | None = None, log: str | None = None, policy: str | None = None
+) -> int:
+    """Rotate once and print what happened; return the process exit code."""
+    try:
+        store = VaultFile(Path(vault)) if vault else VaultFile()
+        journal = AuditLog(Path(log)) if log else AuditLog()
+        result = rotate_key(
+            vault=store, log=journal, policy=RotationPolicy.from_env().with_mode(policy)
+        )
+    except ErpError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(describe(result, store.path, journal.path)))
+    return 0

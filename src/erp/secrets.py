@@ -1,0 +1,228 @@
+"""``get_secret``: resolve a named secret from the environment, the vault file(s), then AWS.
+
+Sources are asked in order and the first that has the name wins:
+
+1. the process environment (``os.environ[name]``);
+2. the vault files: ``$ERP_VAULT_FILE`` (``os.pathsep``-separated list allowed) or
+   ``jwt_secrets.json`` in the working directory, or the ``vault_path`` argument;
+3. AWS Secrets Manager, when ``$ERP_AWS_SECRET_ID`` names a secret (see ``erp.aws``).
+
+A warm call costs a dict look-up or two: vault files are stat'ed at most once a second
+and re-read only when they changed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from erp.errors import KeyRingError, SecretNotFound
+from erp.keyring import KeyRing
+from erp.vault import DEFAULT_VAULT_FILE, VaultReader
+
+__all__ = [
+    "EnvSource",
+    "SecretResolver",
+    "SecretSource",
+    "VaultSource",
+    "default_resolver",
+    "get_secret",
+    "load_jwt_ring",
+]
+
+log = logging.getLogger("erp.secrets")
+
+
+class SecretSource(Protocol):
+    """One place secrets can come from."""
+
+    def lookup(self, name: str) -> str | None:
+        """The secret's value as text, or ``None`` if this source does not hold it."""
+
+    def describe(self) -> str:
+        """Where this source looks, for error messages (never a value)."""
+
+    def refresh(self) -> None:
+        """Drop caches so the next ``lookup`` sees the newest value."""
+
+
+class EnvSource:
+    """The process environment (or any mapping, for tests)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+
+    def lookup(self, name: str) -> str | None:
+        return self._environ.get(name)
+
+    def describe(self) -> str:
+        return "environment variables"
+
+    def refresh(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "EnvSource()"
+
+
+class VaultSource:
+    """A vault file. JSON objects (such as ``JWT_SECRETS``) are returned as JSON text."""
+
+    def __init__(self, path: Path | str, *, check_interval_seconds: float = 1.0) -> None:
+        self.path = Path(path)
+        self.reader = VaultReader(
+            self.path,
+            check_interval_seconds=check_interval_seconds,
+            on_error=lambda exc: log.error("%s; serving the last good content", exc),
+        )
+        self._encoded: dict[str, tuple[object, str]] = {}
+
+    def lookup(self, name: str) -> str | None:
+        value = self.reader.document().get(name)
+        if value is None or isinstance(value, str):
+            return value
+        cached = self._encoded.get(name)
+        if cached is not None and cached[0] is value:
+            return cached[1]
+        text = json.dumps(value, separators=(",", ":"))
+        self._encoded[name] = (value, text)
+        return text
+
+    def document(self) -> dict[str, Any]:
+        return self.reader.document()
+
+    def describe(self) -> str:
+        return f"vault file {self.path}"
+
+    def refresh(self) -> None:
+        self.reader.invalidate()
+
+    def __repr__(self) -> str:
+        return f"VaultSource({str(self.path)!r})"
+
+
+class SecretResolver:
+    """An ordered list of sources; ``get`` returns the first hit."""
+
+    def __init__(self, sources: Sequence[SecretSource]) -> None:
+        self.sources = tuple(sources)
+
+    def __repr__(self) -> str:
+        return f"SecretResolver({list(self.sources)!r})"
+
+    def get(self, name: str) -> str:
+        for source in self.sources:
+            value = source.lookup(name)
+            if value is not None:
+                return value
+        raise SecretNotFound(name, [s.describe() for s in self.sources])
+
+    def find(self, name: str) -> tuple[str, SecretSource] | None:
+        """The value and the source that holds it, or ``None``."""
+        for source in self.sources:
+            value = source.lookup(name)
+            if value is not None:
+                return value, source
+        return None
+
+    def refresh(self) -> None:
+        for source in self.sources:
+            source.refresh()
+
+    @classmethod
+    def from_config(
+        cls,
+        vault_path: Path | str | Sequence[Path | str] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        aws_secret_id: str | None = None,
+    ) -> SecretResolver:
+        """Environment, then vault file(s), then AWS when a secret id is configured."""
+        env = os.environ if environ is None else environ
+        if vault_path is None:
+            configured = env.get("ERP_VAULT_FILE") or DEFAULT_VAULT_FILE
+            paths: list[Path | str] = [p for p in configured.split(os.pathsep) if p]
+        elif isinstance(vault_path, (str, Path)):
+            paths = [vault_path]
+        else:
+            paths = list(vault_path)
+        sources: list[SecretSource] = [EnvSource(environ), *(VaultSource(p) for p in paths)]
+        secret_id = aws_secret_id if aws_secret_id is not None else env.get("ERP_AWS_SECRET_ID")
+        if secret_id:
+            from erp.aws.source import AwsSecretSource  # boto3 only when AWS is configured
+
+            sources.append(AwsSecretSource.from_env(secret_id, environ=env))
+        return cls(sources)
+
+
+_default_lock = threading.Lock()
+_default: tuple[tuple[str | None, str | None], SecretResolver] | None = None
+
+
+def default_resolver() -> SecretResolver:
+    """The process-wide resolver for the current ``ERP_VAULT_FILE``/``ERP_AWS_SECRET_ID``."""
+    global _default
+    key = (os.environ.get("ERP_VAULT_FILE"), os.environ.get("ERP_AWS_SECRET_ID"))
+    current = _default
+    if current is not None and current[0] == key:
+        return current[1]
+    with _default_lock:
+        if _default is None or _default[0] != key:
+            _default = (key, SecretResolver.from_config())
+        return _default[1]
+
+
+def get_secret(name: str, *, vault_path: Path | str | None = None) -> str:
+    """The secret called ``name``: environment first, then the vault file(s), then AWS.
+
+    Raises :class:`~erp.errors.SecretNotFound` naming every place it looked.
+    """
+    value = os.environ.get(name)
+    if value is not None:
+        return value
+    if vault_path is not None:
+        return SecretResolver.from_config(vault_path).get(name)
+    return default_resolver().get(name)
+
+
+def load_jwt_ring(resolver: SecretResolver | None = None) -> KeyRing:
+    """The JWT key ring: ``JWT_SECRETS`` and ``JWT_SECRET_ID``, each from the first source.
+
+    State and times (``JWT_KEYS``) come from a vault file when ``JWT_SECRETS`` does.
+    """
+    resolver = resolver or default_resolver()
+    found = resolver.find("JWT_SECRETS")
+    if found is None:
+        raise SecretNotFound("JWT_SECRETS", [s.describe() for s in resolver.sources])
+    raw, source = found
+    source_name = (
+        "environment variable JWT_SECRETS"
+        if isinstance(source, EnvSource)
+        else f"JWT_SECRETS in {source.describe()}"
+    )
+    try:
+        secrets_map = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise KeyRingError(
+            f"{source_name} is not valid JSON ({exc.msg} at position {exc.pos}); "
+            'it must be an object such as {"<key id>": "<secret>"}'
+        ) from None
+    if not isinstance(secrets_map, dict):
+        raise KeyRingError(
+            f"{source_name} must be a JSON object of key id -> secret, "
+            f"not a {type(secrets_map).__name__}"
+        )
+    active = resolver.find("JWT_SECRET_ID")
+    metadata: dict[str, Any] = {}
+    if isinstance(source, VaultSource):
+        meta = source.document().get("JWT_KEYS")
+        if isinstance(meta, dict):
+            metadata = meta
+    return KeyRing.from_maps(
+        secrets_map, active[0] if active else None, metadata, source=source_name
+    )

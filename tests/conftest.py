@@ -1,0 +1,135 @@
+"""Shared fixtures: a frozen clock, a temp vault and log, and a throw-away PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from erp.audit import AuditLog
+from erp.clock import FrozenClock
+from erp.vault import VaultFile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A clock that moves only when the test says so."""
+    return FrozenClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> VaultFile:
+    """An empty vault file location in a temp folder."""
+    return VaultFile(tmp_path / "jwt_secrets.json")
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> AuditLog:
+    """A rotation log location in a temp folder."""
+    return AuditLog(tmp_path / "logs" / "jwt_rotation.log")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's vault, keys or AWS settings."""
+    for name in list(os.environ):
+        if name.startswith(("ERP_", "JWT_", "AWS_")) or name == "FERNET_KEY":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ERP_VAULT_FILE", str(tmp_path / "jwt_secrets.json"))
+    monkeypatch.setenv("ERP_ROTATION_LOG", str(tmp_path / "logs" / "jwt_rotation.log"))
+
+
+def _pg_bindir() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return candidates[-1].parent if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A SQLAlchemy URL to a fresh PostgreSQL cluster on 127.0.0.1, removed afterwards.
+
+    ``ERP_TEST_PG_URL`` points at an existing server instead. Without PostgreSQL the
+    tests skip, unless ``ERP_REQUIRE_POSTGRES=1`` (as ``make test`` sets) makes it an error.
+    """
+    given = os.environ.get("ERP_TEST_PG_URL")
+    if given:
+        yield given
+        return
+    bindir = _pg_bindir()
+    if bindir is None:
+        if os.environ.get("ERP_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is required but not installed: run scripts/ensure_postgres.sh")
+        pytest.skip("PostgreSQL is not installed (run scripts/ensure_postgres.sh)")
+    base = Path(tempfile.mkdtemp(prefix="erp-pg-"))
+    data = base / "data"
+    as_root = os.geteuid() == 0
+    prefix: list[str] = []
+    if as_root:  # postgres refuses to run as root
+        shutil.chown(base, "postgres", "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    env = {**os.environ, "LC_ALL": "C.UTF-8"}
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off"
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(base / "server.log"),
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+        shutil.rmtree(base, ignore_errors=True)
