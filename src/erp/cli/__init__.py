@@ -23,6 +23,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "aws": ("erp.cli.aws", "aws_group"),
     "check": ("erp.cli.check", "check_command"),
     "scan": ("erp.cli.scan", "scan_command"),
+    "infra": ("erp.cli.infra", "infra_group"),
 }
 
 _HELP = {
@@ -32,6 +33,7 @@ _HELP = {
     "aws": "AWS Secrets Manager: push, status, rotate, package the Lambda.",
     "check": "Report keys and secrets due or overdue for rotation; notify on-call.",
     "scan": "Scan files for hard-coded secrets and AWS ARNs.",
+    "infra": "Lint the CloudFormation template and build the Lambda package.",
 }
 
 
