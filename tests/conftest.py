@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import erp.secrets
 from erp.audit import AuditLog
 from erp.clock import FrozenClock
 from erp.vault import VaultFile
@@ -46,6 +47,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ERP_VAULT_FILE", str(tmp_path / "jwt_secrets.json"))
     monkeypatch.setenv("ERP_ROTATION_LOG", str(tmp_path / "logs" / "jwt_rotation.log"))
+    erp.secrets.reset()
 
 
 def _pg_bindir() -> Path | None:
@@ -158,9 +160,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> str:
     """Fake credentials and region for the moto server, which is reset first."""
     import urllib.request
 
-    urllib.request.urlopen(  # noqa: S310 - loopback only
-        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10
-    ).close()
+    reset = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

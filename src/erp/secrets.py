@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +34,7 @@ __all__ = [
     "default_resolver",
     "get_secret",
     "load_jwt_ring",
+    "reset",
 ]
 
 log = logging.getLogger("erp.secrets")
@@ -161,20 +163,38 @@ class SecretResolver:
 
 
 _default_lock = threading.Lock()
-_default: tuple[tuple[str | None, str | None], SecretResolver] | None = None
+_default: SecretResolver | None = None
+_default_key: tuple[str | None, str | None] | None = None
+_default_next_check = -float("inf")
+_CONFIG_CHECK_INTERVAL_SECONDS = 1.0
 
 
 def default_resolver() -> SecretResolver:
-    """The process-wide resolver for the current ``ERP_VAULT_FILE``/``ERP_AWS_SECRET_ID``."""
-    global _default
-    key = (os.environ.get("ERP_VAULT_FILE"), os.environ.get("ERP_AWS_SECRET_ID"))
-    current = _default
-    if current is not None and current[0] == key:
-        return current[1]
+    """The process-wide resolver for ``ERP_VAULT_FILE`` and ``ERP_AWS_SECRET_ID``.
+
+    Those two variables are re-read at most once a second; call :func:`reset` after
+    changing them in-process to take effect at once.
+    """
+    global _default, _default_key, _default_next_check
+    resolver = _default
+    if resolver is not None and time.monotonic() < _default_next_check:
+        return resolver
     with _default_lock:
-        if _default is None or _default[0] != key:
-            _default = (key, SecretResolver.from_config())
-        return _default[1]
+        key = (os.environ.get("ERP_VAULT_FILE"), os.environ.get("ERP_AWS_SECRET_ID"))
+        if _default is None or _default_key != key:
+            _default = SecretResolver.from_config()
+            _default_key = key
+        _default_next_check = time.monotonic() + _CONFIG_CHECK_INTERVAL_SECONDS
+        return _default
+
+
+def reset() -> None:
+    """Forget the process-wide resolver (and its caches); the next call builds a new one."""
+    global _default, _default_key, _default_next_check
+    with _default_lock:
+        _default = None
+        _default_key = None
+        _default_next_check = -float("inf")
 
 
 def get_secret(name: str, *, vault_path: Path | str | None = None) -> str:
@@ -182,9 +202,6 @@ def get_secret(name: str, *, vault_path: Path | str | None = None) -> str:
 
     Raises :class:`~erp.errors.SecretNotFound` naming every place it looked.
     """
-    value = os.environ.get(name)
-    if value is not None:
-        return value
     if vault_path is not None:
         return SecretResolver.from_config(vault_path).get(name)
     return default_resolver().get(name)
