@@ -6,7 +6,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
-__all__ = ["Figure", "ops_per_second", "print_table", "wall_seconds"]
+__all__ = ["Figure", "interleaved", "ops_per_second", "print_table", "ratio", "wall_seconds"]
 
 
 class Figure:
@@ -37,6 +37,30 @@ def ops_per_second(
             func()
         samples.append(number / (time.perf_counter() - start))
     return Figure(name, samples, "ops/s")
+
+
+def interleaved(
+    funcs: Sequence[Callable[[], object]], *, number: int, repeat: int = 5
+) -> list[Figure]:
+    """Throughput of several functions measured in alternating rounds (A B A B ...).
+
+    On a shared machine, noise then hits every candidate alike; compare with :func:`ratio`.
+    """
+    samples: list[list[float]] = [[] for _ in funcs]
+    for _ in range(repeat):
+        for i, func in enumerate(funcs):
+            start = time.perf_counter()
+            for _ in range(number):
+                func()
+            samples[i].append(number / (time.perf_counter() - start))
+    return [Figure("", s, "ops/s") for s in samples]
+
+
+def ratio(candidate: Figure, baseline: Figure) -> float:
+    """Median over rounds of candidate/baseline, for figures from :func:`interleaved`."""
+    return statistics.median(
+        c / b for c, b in zip(candidate.samples, baseline.samples, strict=True)
+    )
 
 
 def wall_seconds(func: Callable[[], object], *, repeat: int = 5, name: str = "") -> Figure:

@@ -7,15 +7,18 @@ have_pg() {
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1
 }
 if have_pg; then exit 0; fi
+SUDO=""
 if [ "$(id -u)" != 0 ]; then
-  echo "PostgreSQL is not installed: run 'sudo apt-get install -y postgresql' (or set ERP_TEST_PG_URL)" >&2
-  exit 1
+  if sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+    echo "PostgreSQL is not installed: run 'sudo apt-get install -y postgresql' (or set ERP_TEST_PG_URL)" >&2
+    exit 1
+  fi
 fi
 echo "installing Debian's postgresql package for the test suite..."
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+$SUDO apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 # Debian's package starts a cluster of its own; the tests use their own, so stop it.
 (command -v pg_ctlcluster >/dev/null && pg_lsclusters -h 2>/dev/null | while read -r ver name _; do
-  pg_ctlcluster "$ver" "$name" stop || true; done) || true
+  $SUDO pg_ctlcluster "$ver" "$name" stop || true; done) || true
 have_pg

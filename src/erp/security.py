@@ -83,12 +83,7 @@ class TokenService:
         self._next_check = -float("inf")
         self._last_forced = -float("inf")
         self._kids: dict[str, str | None] = {}
-        self._options: Any = {
-            "verify_exp": False,  # checked below against self.clock
-            "verify_nbf": False,
-            "verify_iat": False,
-            "require": ["exp"],
-        }
+        self._jws = jwt.PyJWS()
 
     def __repr__(self) -> str:
         return f"TokenService(algorithm={self.algorithm!r}, keys={len(self._keys)})"
@@ -203,37 +198,49 @@ class TokenService:
         issuer: str | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
-        """The token's claims if it is valid now; else :class:`InvalidToken` or a subclass."""
+        """The token's claims if it is valid now; else :class:`InvalidToken` or a subclass.
+
+        Checked: format, ``alg`` in the allow-list, signature under the key named by ``kid``,
+        ``exp`` (required), ``nbf`` and ``iat`` with the leeway, ``aud`` and ``iss`` as PyJWT
+        checks them.
+        """
         if not isinstance(token, str):
             raise TypeError("token must be str")
         key = self._key_for(self._kid(token))
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=self.allowed_algorithms,
-                options=self._options,
-                audience=audience,
-                issuer=issuer,
-            )
+            # PyJWS checks format, algorithm allow-list and signature; the claims layer
+            # below is ours because PyJWT's cannot take an injected clock.
+            payload = self._jws.decode_complete(token, key, algorithms=self.allowed_algorithms)[
+                "payload"
+            ]
         except jwt.InvalidAlgorithmError:
             raise InvalidToken("token algorithm is not allowed") from None
         except jwt.InvalidSignatureError:
             raise InvalidToken("token signature does not verify") from None
-        except jwt.MissingRequiredClaimError as exc:
-            raise InvalidToken(f"token lacks the required {exc.claim!r} claim") from None
-        except jwt.InvalidAudienceError:
-            raise InvalidToken("token audience is not accepted") from None
-        except jwt.InvalidIssuerError:
-            raise InvalidToken("token issuer is not accepted") from None
         except jwt.InvalidTokenError as exc:
             raise InvalidToken(f"token rejected: {type(exc).__name__}") from None
+        try:
+            claims = json.loads(payload)
+        except ValueError:
+            raise InvalidToken("token payload is not JSON") from None
+        if not isinstance(claims, dict):
+            raise InvalidToken("token payload is not a JSON object")
         self._check_times(claims, now)
+        _check_audience(claims, audience)
+        if issuer is not None and claims.get("iss") != issuer:
+            raise InvalidToken("token issuer is not accepted")
         return claims
 
     def _check_times(self, claims: Mapping[str, Any], now: datetime | None) -> None:
-        current = (now or self.clock()).timestamp()
+        if now is not None:
+            current = now.timestamp()
+        elif self.clock is system_clock:
+            current = time.time()
+        else:
+            current = self.clock().timestamp()
         leeway = self._leeway_seconds
+        if "exp" not in claims:
+            raise InvalidToken("token lacks the required 'exp' claim")
         exp = claims["exp"]
         if not _is_number(exp):
             raise InvalidToken("token exp claim is not a number")
@@ -251,6 +258,24 @@ class TokenService:
                 raise InvalidToken("token iat claim is not a number")
             if current < iat - leeway:
                 raise InvalidToken("token was issued in the future (iat)")
+
+
+def _check_audience(claims: Mapping[str, Any], audience: str | Iterable[str] | None) -> None:
+    """PyJWT's rule: with no expected audience a token must carry none; else they intersect."""
+    if "aud" not in claims:
+        if audience is not None:
+            raise InvalidToken("token lacks the required 'aud' claim")
+        return
+    if audience is None:
+        raise InvalidToken("token has an audience but none is expected")
+    token_aud = claims["aud"]
+    if isinstance(token_aud, str):
+        token_aud = [token_aud]
+    if not isinstance(token_aud, list) or not all(isinstance(a, str) for a in token_aud):
+        raise InvalidToken("token aud claim is not a string or list of strings")
+    expected = {audience} if isinstance(audience, str) else set(audience)
+    if not expected.intersection(token_aud):
+        raise InvalidToken("token audience is not accepted")
 
 
 def _is_number(value: object) -> bool:
