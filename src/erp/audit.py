@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from erp.clock import to_iso
-from erp.errors import AuditChainBroken, VaultWriteError
+from erp.errors import AuditChainBroken, LogWriteError
+from erp.vault import _describe_os_error
 
 __all__ = [
     "DEFAULT_ROTATION_LOG",
@@ -94,6 +95,7 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)
     incomplete: int | None = None  # seq of an entry the vault confirms but the log lacks
     last_seq: int = 0
+    repairable: int = 0  # problems the next write repairs itself (torn line, incomplete entry)
 
     @property
     def ok(self) -> bool:
@@ -165,9 +167,12 @@ class AuditLog:
         """Bring the log in line with the vault's head before a new write (lock held).
 
         Completes an entry the vault committed but a killed process did not append, and
-        drops a torn partial line. Refuses (:class:`AuditChainBroken`) if the log does not
-        end where the vault says it should.
+        drops a torn partial line. Refuses (:class:`AuditChainBroken`) if the chain is broken
+        anywhere else, or the log does not end where the vault says it should.
         """
+        report = self.verify(head)
+        if len(report.problems) > report.repairable:  # never append to a broken chain
+            raise AuditChainBroken(self.path, report.problems)
         last, torn = self.last_entry()
         if head is None:
             if torn:
@@ -209,21 +214,42 @@ class AuditLog:
             return 1, GENESIS
         return int(last["seq"]) + 1, str(last["hash"])
 
-    def _append_line(self, entry: Mapping[str, Any]) -> None:
+    def _append_line(self, entry: Mapping[str, Any], *, committed: bool = False) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
             try:
-                os.write(fd, _canonical(entry) + b"\n")
+                view = memoryview(_canonical(entry) + b"\n")
+                while view:  # a full disk can cut a write short
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise VaultWriteError(self.path, exc.strerror or str(exc)) from exc
+            raise LogWriteError(self.path, _describe_os_error(exc), committed=committed) from exc
+
+    def check_writable(self) -> None:
+        """Raise :class:`LogWriteError` now, changing nothing, if an append would be refused."""
+        if self.path.exists():
+            try:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND))
+            except OSError as exc:
+                raise LogWriteError(self.path, _describe_os_error(exc)) from exc
+            return
+        folder = self.path.parent.absolute()
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not os.access(folder, os.W_OK | os.X_OK):
+            problem = (
+                "the file system is read-only"
+                if os.statvfs(folder).f_flag & os.ST_RDONLY
+                else f"permission denied creating it in {folder}"
+            )
+            raise LogWriteError(self.path, problem)
 
     def append(self, entry: Mapping[str, Any]) -> None:
-        """Append one complete entry (the caller holds the vault lock)."""
-        self._append_line(entry)
+        """Append one complete entry the vault already holds (the caller holds the vault lock)."""
+        self._append_line(entry, committed=True)
 
     # -- verification ------------------------------------------------------------------
 
@@ -244,9 +270,10 @@ class AuditLog:
         torn_tail = lines[-1] != b""
         if not torn_tail:
             lines = lines[:-1]
+        torn_problem: str | None = None
         for lineno, line in enumerate(lines, start=1):
             if torn_tail and lineno == len(lines):
-                report.problems.append(
+                torn_problem = (
                     f"line {lineno}: incomplete entry (a write was interrupted); "
                     "the next rotation removes it"
                 )
@@ -296,9 +323,15 @@ class AuditLog:
                 and head_seq == report.last_seq + 1
                 and ((head.get("entry") or {}).get("prev") == prev)
             ):
+                # A torn last line that is the start of this same entry: one problem, not two.
+                torn = ""
+                head_line = _canonical(head.get("entry") or {})
+                if torn_problem is not None and head_line.startswith(lines[-1]):
+                    torn, torn_problem = f" (line {len(lines)} is its torn start)", None
                 report.incomplete = head_seq
+                report.repairable += 1
                 report.problems.append(
-                    f"entry {head_seq}: recorded in the vault but not yet in the log "
+                    f"entry {head_seq}: recorded in the vault but not yet in the log{torn} "
                     "(a rotation was interrupted after it took effect); the next rotation "
                     "or 'erp-secrets audit repair' appends it"
                 )
@@ -312,4 +345,7 @@ class AuditLog:
                     f"the vault's newest entry ({head_seq}) does not match the log's "
                     f"(entry {report.last_seq}): the log was replaced or edited"
                 )
+        if torn_problem is not None:
+            report.problems.append(torn_problem)
+            report.repairable += 1
         return report

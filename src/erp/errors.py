@@ -17,6 +17,7 @@ __all__ = [
     "InputError",
     "InvalidToken",
     "KeyRingError",
+    "LogWriteError",
     "PolicyViolation",
     "SecretNotFound",
     "TokenExpired",
@@ -77,6 +78,22 @@ class VaultWriteError(ConfigError):
             f"could not write vault file {self.path}: {problem}. "
             "The previous file is unchanged; free space or fix permissions, then retry."
         )
+
+
+class LogWriteError(ConfigError):
+    """The rotation log could not be written; says whether the vault change went through."""
+
+    def __init__(self, path: Path | str, problem: str, *, committed: bool = False) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.committed = committed
+        outcome = (
+            "The change is committed in the vault file; once this is fixed, "
+            "'erp-secrets audit repair' (or the next rotation) appends its log entry."
+            if committed
+            else "Nothing was changed; free space or fix permissions, then retry."
+        )
+        super().__init__(f"could not write rotation log {self.path}: {problem}. {outcome}")
 
 
 class KeyRingError(ConfigError):

@@ -99,7 +99,7 @@ class RotationPolicy:
                 raise PolicyViolation(f"rotation policy {name} must not be negative")
 
     def prune_after(self, key: Key) -> datetime | None:
-        """When every token ``key`` signed has expired, or ``None`` while it still signs."""
+        """The instant after which every token ``key`` signed has expired (``None``: signing)."""
         if key.state is not KeyState.RETIRING or key.deactivated_at is None:
             return None
         return key.deactivated_at + self.max_token_ttl + self.leeway
@@ -169,14 +169,38 @@ def check_secret_strength(secret: object, where: str) -> str:
     if length < MIN_SECRET_BYTES:
         raise WeakSecret(
             f"{where} is {length * 8} bits long; at least {MIN_SECRET_BYTES * 8} bits are "
-            "required. Rotate to a generated key ('erp-secrets jwt rotate')."
+            f"required. {_WEAK_FIX}"
         )
     if len(set(secret)) < _MIN_DISTINCT_CHARS:
         raise WeakSecret(
             f"{where} uses fewer than {_MIN_DISTINCT_CHARS} distinct characters and is "
-            "guessable. Rotate to a generated key ('erp-secrets jwt rotate')."
+            f"guessable. {_WEAK_FIX}"
+        )
+    if _looks_like_public_key(secret):
+        # PyJWT refuses such keys for HMAC (the HMAC/public-key confusion attack): refuse
+        # them here, with the entry's name, rather than fail at the first token.
+        raise WeakSecret(
+            f"{where} is a PEM, SSH or JWK key, not an HMAC secret (using one as the other "
+            f"is the algorithm-confusion attack). {_WEAK_FIX}"
         )
     return secret
+
+
+# The rotation commands refuse a ring holding a weak key, so the fix starts by hand.
+_WEAK_FIX = (
+    "Remove it from JWT_SECRETS (and JWT_SECRET_ID if it names it), then run "
+    "'erp-secrets jwt rotate' to generate a strong key."
+)
+_SSH_PREFIXES = ("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
+
+
+def _looks_like_public_key(secret: str) -> bool:
+    text = secret.strip()
+    return (
+        "-----BEGIN" in text
+        or text.startswith(_SSH_PREFIXES)
+        or (text.startswith(("{", "[")) and '"kty"' in text)
+    )
 
 
 @dataclass(frozen=True)
@@ -263,7 +287,8 @@ class KeyRing:
         if active_id not in secrets_map:
             raise KeyRingError(
                 f"JWT_SECRET_ID names key {active_id!r}, which is not in {source} "
-                f"(ids: {', '.join(sorted(map(str, secrets_map)))})"
+                f"(ids: {', '.join(sorted(map(str, secrets_map)))}); set JWT_SECRET_ID to "
+                "one of those ids"
             )
         metadata = metadata or {}
         keys: list[Key] = []
@@ -443,7 +468,8 @@ def prune_plan(
 
 def prune(ring: KeyRing, now: datetime, policy: RotationPolicy) -> Transition:
     """Remove retiring keys whose tokens have all expired; keep everything else."""
-    removed = [k for k, when in prune_plan(ring, now, policy) if when is not None and when <= now]
+    # strictly after: a token is still valid at exactly exp + leeway
+    removed = [k for k, when in prune_plan(ring, now, policy) if when is not None and when < now]
     gone = {k.id for k in removed}
     kept = tuple(k for k in ring.keys if k.id not in gone)
     return Transition(

@@ -9,7 +9,7 @@ vault whose entry is missing from the log is completed by the next change.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ class Recorded:
 
     event: dict[str, Any] | None
     entry: dict[str, Any] | None
-    document: dict[str, Any]
+    document: dict[str, Any] = field(repr=False)  # holds JWT_SECRETS: never in a repr
 
 
 def record_change(
@@ -46,6 +46,7 @@ def record_change(
     with vault.locked():
         doc = vault.read()
         meta = doc.get(META_KEY) or {}
+        log.check_writable()  # a log we cannot append to must stop us before the vault changes
         log.reconcile(meta.get("audit"))
         now = clock()
         event = change(doc, now)

@@ -172,7 +172,7 @@ class KeyStatus:
     prunable_at: datetime | None
 
     def may_go(self, now: datetime) -> bool:
-        return self.prunable_at is not None and self.prunable_at <= now
+        return self.prunable_at is not None and self.prunable_at < now
 
 
 def status(ring: KeyRing, now: datetime, policy: RotationPolicy) -> list[KeyStatus]:
@@ -194,7 +194,7 @@ def status(ring: KeyRing, now: datetime, policy: RotationPolicy) -> list[KeyStat
 
 def planned_removals(ring: KeyRing, now: datetime, policy: RotationPolicy) -> list[Key]:
     """The keys ``prune`` would remove now (for ``--dry-run``)."""
-    return [k for k, when in prune_plan(ring, now, policy) if when is not None and when <= now]
+    return [k for k, when in prune_plan(ring, now, policy) if when is not None and when < now]
 
 
 def refuse_if_empty(ring: KeyRing, what: str) -> None:
