@@ -217,6 +217,11 @@ def load_jwt_ring(resolver: SecretResolver | None = None) -> KeyRing:
     if found is None:
         raise SecretNotFound("JWT_SECRETS", [s.describe() for s in resolver.sources])
     raw, source = found
+    whole_ring = getattr(source, "jwt_ring", None)
+    if callable(whole_ring):  # a source holding a whole ring (AWS: CURRENT+PENDING+PREVIOUS)
+        ring = whole_ring()
+        assert isinstance(ring, KeyRing)
+        return ring
     source_name = (
         "environment variable JWT_SECRETS"
         if isinstance(source, EnvSource)

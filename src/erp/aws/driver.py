@@ -1,0 +1,408 @@
+"""A faithful local rotation driver: what Secrets Manager does around the rotation Lambda.
+
+The AWS emulators' own ``rotate_secret`` does not follow the protocol (it runs later steps
+after a failed one and mis-tracks the current version), so tests and rehearsals use this
+orchestrator instead, against any endpoint:
+
+1. read ``AWSCURRENT`` and check it holds a valid key ring (else nothing is written);
+2. resume an unfinished rotation (``AWSPENDING`` on another version: same token, as AWS
+   does) or label a placeholder version ``AWSPENDING`` under a fresh token;
+3. invoke ``createSecret``, ``setSecret``, ``testSecret``, ``finishSecret`` in order,
+   stopping at the first failure; retry the whole rotation up to ``max_attempts`` times;
+4. clean up: after success no version keeps ``AWSPENDING``; after the last failure the
+   label is removed, so ``AWSCURRENT`` is untouched and the next rotation starts afresh;
+5. emit ``RotationStarted``/``RotationSucceeded``/``RotationFailed``/``RotationAbandoned``
+   events shaped like Secrets Manager's CloudTrail service events: logged, returned, and
+   sent to an EventBridge bus when one is configured.
+
+The placeholder carries a marker value because emulators cannot store an empty version;
+against real AWS, run rotations with ``RotateSecret`` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from erp.aws.cache import CURRENT, PENDING
+from erp.aws.client import translate_error
+from erp.aws.document import parse_version, placeholder_text
+from erp.aws.errors import RotationAbandoned, RotationFailed, SecretFormatError, StageNotFound
+from erp.aws.rotation import STEPS, RotationHandler
+from erp.clock import Clock, system_clock, to_iso
+from erp.keyring import RotationPolicy
+
+__all__ = ["DEFAULT_EVENT_SOURCE", "LocalRotationDriver", "RotationEvent", "RotationOutcome"]
+
+DEFAULT_EVENT_SOURCE = "erp.rotation"
+"""EventBridge refuses custom events whose source starts with ``aws.``; match on ``detail``."""
+
+DETAIL_TYPE = "AWS Service Event via CloudTrail"
+
+log = logging.getLogger("erp.aws.driver")
+
+Invoke = Callable[[Mapping[str, Any]], object]
+"""Runs one rotation step (the Lambda); raises when the step fails."""
+
+
+@dataclass(frozen=True)
+class RotationEvent:
+    """One rotation event. ``detail()`` has the CloudTrail service-event shape."""
+
+    name: str
+    secret_arn: str
+    token: str
+    time: datetime
+    attempt: int
+    step: str | None = None
+    error: str | None = None
+
+    def _arn_field(self, index: int) -> str:
+        parts = self.secret_arn.split(":")
+        return parts[index] if len(parts) > 6 else ""
+
+    def _event_id(self) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.token}/{self.name}/{self.attempt}"))
+
+    def detail(self) -> dict[str, Any]:
+        """The event's ``detail``, as CloudTrail records Secrets Manager service events."""
+        account = self._arn_field(4)
+        extra: dict[str, Any] = {"token": self.token, "attempt": self.attempt, "rehearsal": True}
+        if self.step is not None:
+            extra["step"] = self.step
+        if self.error is not None:
+            extra["error"] = self.error
+        return {
+            "eventVersion": "1.08",
+            "userIdentity": {"accountId": account, "invokedBy": "secretsmanager.amazonaws.com"},
+            "eventTime": self.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": "secretsmanager.amazonaws.com",
+            "eventName": self.name,
+            "awsRegion": self._arn_field(3),
+            "sourceIPAddress": "secretsmanager.amazonaws.com",
+            "userAgent": "secretsmanager.amazonaws.com",
+            "requestParameters": None,
+            "responseElements": None,
+            "additionalEventData": {"SecretId": self.secret_arn},
+            "eventID": self._event_id(),
+            "readOnly": False,
+            "eventType": "AwsServiceEvent",
+            "managementEvent": True,
+            "recipientAccountId": account,
+            "eventCategory": "Management",
+            "erp": extra,
+        }
+
+    def entry(self, bus: str, source: str = DEFAULT_EVENT_SOURCE) -> dict[str, Any]:
+        """A ``PutEvents`` entry for ``bus``."""
+        return {
+            "Time": self.time,
+            "Source": source,
+            "Resources": [self.secret_arn],
+            "DetailType": DETAIL_TYPE,
+            "Detail": json.dumps(self.detail(), sort_keys=True),
+            "EventBusName": bus,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event": self.name,
+            "secret": self.secret_arn,
+            "token": self.token,
+            "time": to_iso(self.time),
+            "attempt": self.attempt,
+        }
+        if self.step is not None:
+            out["step"] = self.step
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True)
+class RotationOutcome:
+    """What one driver run did."""
+
+    ok: bool
+    secret_arn: str
+    token: str
+    attempts: int
+    events: tuple[RotationEvent, ...]
+    resumed: bool = False
+    abandoned: bool = False
+    failed_step: str | None = None
+    error: str | None = None
+    undelivered_events: int = 0
+    steps: tuple[dict[str, Any], ...] = field(default=())
+
+    def raise_for_failure(self) -> RotationOutcome:
+        """``self`` when the rotation succeeded, else :class:`RotationFailed`."""
+        if self.ok:
+            return self
+        what = "was abandoned" if self.abandoned else f"failed after {self.attempts} attempt(s)"
+        raise RotationFailed(
+            f"rotation of secret {self.secret_arn} {what} at {self.failed_step}: {self.error}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "secret": self.secret_arn,
+            "token": self.token,
+            "attempts": self.attempts,
+            "resumed": self.resumed,
+            "abandoned": self.abandoned,
+            "failed_step": self.failed_step,
+            "error": self.error,
+            "undelivered_events": self.undelivered_events,
+            "events": [e.as_dict() for e in self.events],
+            "steps": list(self.steps),
+        }
+
+
+def _default_delay(attempt: int) -> float:
+    return float(min(2 ** (attempt - 1), 30))
+
+
+class LocalRotationDriver:
+    """Runs rotations the way Secrets Manager does (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        invoke: Invoke | None = None,
+        policy: RotationPolicy | None = None,
+        clock: Clock = system_clock,
+        max_attempts: int = 3,
+        retry_delay_seconds: Callable[[int], float] = _default_delay,
+        sleep: Callable[[float], None] = time.sleep,
+        events_client: Any = None,
+        event_bus: str | None = None,
+        event_source: str = DEFAULT_EVENT_SOURCE,
+        token_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
+        where: str = "AWS",
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.client = client
+        self.clock = clock
+        self.invoke: Invoke = (
+            invoke
+            or RotationHandler(
+                client, policy=policy, clock=clock, require_rotation_enabled=False, where=where
+            ).handle
+        )
+        self.max_attempts = max_attempts
+        self.retry_delay_seconds = retry_delay_seconds
+        self.sleep = sleep
+        self.events_client = events_client
+        self.event_bus = event_bus
+        self.event_source = event_source
+        self.token_factory = token_factory
+        self.where = where
+
+    # -- AWS calls -----------------------------------------------------------------------
+
+    def _call(self, operation: str, **params: Any) -> Any:
+        import botocore.exceptions as bce
+
+        try:
+            return getattr(self.client, operation)(**params)
+        except (bce.BotoCoreError, bce.ClientError) as exc:
+            secret = params.get("SecretId", "?")
+            raise translate_error(
+                exc, what=f"{operation} on secret {secret}", where=self.where
+            ) from None
+
+    def _labels(self, secret_id: str) -> tuple[Mapping[str, Any], dict[str, str]]:
+        meta = self._call("describe_secret", SecretId=secret_id)
+        labels: dict[str, str] = {}
+        for version_id, stages in (meta.get("VersionIdsToStages") or {}).items():
+            for stage in stages or ():
+                labels.setdefault(stage, version_id)
+        return meta, labels
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def rotate(self, secret_id: str) -> RotationOutcome:
+        """Rotate ``secret_id`` once (with retries). Raises only if nothing could start.
+
+        Errors before the first write (no such secret, wrong region, no credentials, a
+        malformed ``AWSCURRENT``) raise one clear ``ErpError`` and write nothing; a failed
+        rotation is an outcome with ``ok=False`` (see :meth:`RotationOutcome.raise_for_failure`).
+        """
+        meta, labels = self._labels(secret_id)
+        arn = str(meta.get("ARN") or secret_id)
+        current_id = labels.get(CURRENT)
+        if current_id is None:
+            raise StageNotFound(arn, CURRENT)
+        response = self._call(
+            "get_secret_value", SecretId=arn, VersionId=current_id, VersionStage=CURRENT
+        )
+        where = f"secret {arn} version {current_id} (AWSCURRENT)"
+        current = parse_version(response.get("SecretString"), current_id, where)
+        if current is None:
+            raise SecretFormatError(f"{where} is an empty placeholder version; push a key ring")
+        current.require_ring(where)
+
+        pending_id = labels.get(PENDING)
+        resumed = pending_id is not None and pending_id != current_id
+        if pending_id is not None and not resumed:  # a template-style finish left it behind
+            self._remove_pending(arn, pending_id)
+        token = pending_id if resumed and pending_id is not None else self.token_factory()
+        events: list[RotationEvent] = []
+        undelivered = self._emit(events, "RotationStarted", arn, token, attempt=1)
+        if resumed:
+            log.warning(
+                "secret %s: a previous rotation (token %s) is not complete; reattempting it",
+                arn,
+                token,
+            )
+        placeholder_done = resumed
+        failed_step: str | None = None
+        error: str | None = None
+        steps: list[dict[str, Any]] = []
+        attempt = 0
+
+        def outcome(*, ok: bool, abandoned: bool = False) -> RotationOutcome:
+            return RotationOutcome(
+                ok=ok,
+                secret_arn=arn,
+                token=token,
+                attempts=attempt,
+                events=tuple(events),
+                resumed=resumed,
+                abandoned=abandoned,
+                failed_step=failed_step,
+                error=error,
+                undelivered_events=undelivered,
+                steps=tuple(steps),
+            )
+
+        for attempt in range(1, self.max_attempts + 1):
+            failed_step = "placeholder"
+            try:
+                if not placeholder_done:
+                    self._call(
+                        "put_secret_value",
+                        SecretId=arn,
+                        ClientRequestToken=token,
+                        SecretString=placeholder_text(),
+                        VersionStages=[PENDING],
+                    )
+                    placeholder_done = True
+                for step in STEPS:
+                    failed_step = step
+                    result = self.invoke(
+                        {"Step": step, "SecretId": arn, "ClientRequestToken": token}
+                    )
+                    if isinstance(result, Mapping):
+                        steps.append({k: v for k, v in result.items() if k != "keys"})
+            except RotationAbandoned as exc:
+                error = str(exc)
+                self._cleanup_failed(arn, token)
+                undelivered += self._emit(
+                    events, "RotationAbandoned", arn, token, attempt, failed_step, error
+                )
+                return outcome(ok=False, abandoned=True)
+            except Exception as exc:  # the Lambda failed: as AWS, retry the whole rotation
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "secret %s: rotation attempt %d/%d failed at %s: %s",
+                    arn,
+                    attempt,
+                    self.max_attempts,
+                    failed_step,
+                    error,
+                )
+                if attempt < self.max_attempts:
+                    self.sleep(self.retry_delay_seconds(attempt))
+                continue
+            self._cleanup_succeeded(arn, token)
+            undelivered += self._emit(events, "RotationSucceeded", arn, token, attempt)
+            failed_step = error = None
+            return outcome(ok=True)
+        self._cleanup_failed(arn, token)
+        undelivered += self._emit(events, "RotationFailed", arn, token, attempt, failed_step, error)
+        return outcome(ok=False)
+
+    # -- cleaning up -----------------------------------------------------------------------
+
+    def _remove_pending(self, arn: str, version_id: str) -> None:
+        self._call(
+            "update_secret_version_stage",
+            SecretId=arn,
+            VersionStage=PENDING,
+            RemoveFromVersionId=version_id,
+        )
+
+    def _cleanup_succeeded(self, arn: str, token: str) -> None:
+        """No version keeps AWSPENDING (the AWS service does this after a rotation)."""
+        try:
+            _, labels = self._labels(arn)
+            pending = labels.get(PENDING)
+            if pending is not None:
+                self._remove_pending(arn, pending)
+        except Exception as exc:
+            log.error(
+                "secret %s: rotation %s succeeded but AWSPENDING could not be removed (%s); "
+                "the next rotation removes it",
+                arn,
+                token,
+                exc,
+            )
+
+    def _cleanup_failed(self, arn: str, token: str) -> None:
+        """Leave AWSPENDING on no version, so AWSCURRENT is the only live label."""
+        try:
+            _, labels = self._labels(arn)
+            if labels.get(PENDING) == token and labels.get(CURRENT) != token:
+                self._remove_pending(arn, token)
+        except Exception as exc:
+            log.error(
+                "secret %s: could not remove AWSPENDING from version %s (%s); the next "
+                "rotation will reattempt it",
+                arn,
+                token,
+                exc,
+            )
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _emit(
+        self,
+        events: list[RotationEvent],
+        name: str,
+        arn: str,
+        token: str,
+        attempt: int,
+        step: str | None = None,
+        error: str | None = None,
+    ) -> int:
+        """Record, log and (with a bus) send one event; returns 1 if sending failed."""
+        event = RotationEvent(name, arn, token, self.clock(), attempt, step, error)
+        events.append(event)
+        level = logging.INFO if name in ("RotationStarted", "RotationSucceeded") else logging.ERROR
+        log.log(level, "%s", json.dumps(event.as_dict(), sort_keys=True))
+        if self.events_client is None or not self.event_bus:
+            return 0
+        try:
+            result = self.events_client.put_events(
+                Entries=[event.entry(self.event_bus, self.event_source)]
+            )
+            failed = int(result.get("FailedEntryCount") or 0)
+        except Exception as exc:
+            log.error("could not send %s to event bus %s: %s", name, self.event_bus, exc)
+            return 1
+        if failed:
+            codes = [e.get("ErrorCode") for e in result.get("Entries") or [] if e.get("ErrorCode")]
+            log.error("event bus %s refused %s: %s", self.event_bus, name, codes)
+            return 1
+        return 0

@@ -1,0 +1,89 @@
+"""Errors of the AWS backend: each names the secret, the region or the step, never a value.
+
+All derive from :class:`~erp.errors.ConfigError` (the setup or the stored secret needs
+fixing), so the CLI turns any of them into one ``error: ...`` line and exit status 1.
+"""
+
+from __future__ import annotations
+
+from erp.errors import ConfigError
+
+__all__ = [
+    "AwsAccessDenied",
+    "AwsConfigError",
+    "AwsCredentialsMissing",
+    "AwsSecretNotFound",
+    "AwsUnavailable",
+    "RotationAbandoned",
+    "RotationError",
+    "RotationFailed",
+    "RotationNotEnabled",
+    "RotationTestFailed",
+    "RotationTokenRefused",
+    "SecretFormatError",
+    "StageNotFound",
+]
+
+
+class AwsConfigError(ConfigError):
+    """The AWS setup is wrong: region, endpoint, parameters."""
+
+
+class AwsCredentialsMissing(AwsConfigError):
+    """No AWS credentials were found in the environment, profile or instance role."""
+
+
+class AwsAccessDenied(AwsConfigError):
+    """AWS refused the call: bad or expired credentials, or a missing IAM permission."""
+
+
+class AwsSecretNotFound(AwsConfigError):
+    """The secret does not exist in this region and account (or is scheduled for deletion)."""
+
+
+class AwsUnavailable(ConfigError):
+    """AWS could not be reached or answered with a transient error; try again later."""
+
+
+class SecretFormatError(ConfigError):
+    """The secret's value is not what ``erp`` stores there (a JSON key-ring document)."""
+
+
+class StageNotFound(ConfigError):
+    """No version of the secret carries the requested staging label."""
+
+    def __init__(self, secret_id: str, stage: str) -> None:
+        self.secret_id = secret_id
+        self.stage = stage
+        super().__init__(
+            f"secret {secret_id!r} has no version labelled {stage}"
+            + (
+                "; push a key ring first ('erp-secrets aws push')"
+                if stage == "AWSCURRENT"
+                else " (no rotation is in progress, or none has finished yet)"
+            )
+        )
+
+
+class RotationError(ConfigError):
+    """A rotation step could not complete; ``AWSCURRENT`` is unchanged unless stated."""
+
+
+class RotationNotEnabled(RotationError):
+    """The rotation Lambda was invoked for a secret whose rotation is disabled."""
+
+
+class RotationTokenRefused(RotationError):
+    """The request token names no version of the secret, or one not labelled AWSPENDING."""
+
+
+class RotationTestFailed(RotationError):
+    """``testSecret`` found the pending key ring unusable; the rotation must not finish."""
+
+
+class RotationAbandoned(RotationError):
+    """``AWSCURRENT`` moved during the rotation (a manual write); the pending ring is stale."""
+
+
+class RotationFailed(RotationError):
+    """The local driver gave up after its last attempt; the events say which step failed."""

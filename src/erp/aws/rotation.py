@@ -1,0 +1,422 @@
+"""The rotation Lambda for the JWT key-ring secret: ``lambda_handler``.
+
+Secrets Manager invokes it four times per rotation with ``{"Step", "SecretId",
+"ClientRequestToken"}`` after labelling an empty version ``AWSPENDING`` under the token:
+
+``createSecret``
+    Reads ``AWSCURRENT``, applies :func:`erp.keyring.rotate` under the rotation policy (a
+    new active key, or under the staged policy: promote the staged key and stage a new
+    one), prunes keys past their retirement, and stores the result as ``AWSPENDING``
+    under the token (``derived_from`` = the current version).
+``setSecret``
+    Nothing to install (every instance reads the ring from Secrets Manager); checks the
+    pending ring still extends the current one.
+``testSecret``
+    Signs and verifies a token with the pending ring, and verifies a token signed by the
+    current key with it; checks no key with possibly live tokens was dropped.
+``finishSecret``
+    Moves ``AWSCURRENT`` to the token's version (AWS moves ``AWSPREVIOUS``) and removes
+    ``AWSPENDING``, so the next rotation is never blocked.
+
+Every step is idempotent under retries, refuses a token that names no version or one not
+labelled ``AWSPENDING``, and logs exactly one JSON line (ids and fingerprints only).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from erp.aws.cache import CURRENT, PENDING
+from erp.aws.client import AwsSettings, error_code, secretsmanager_client, translate_error
+from erp.aws.document import (
+    SecretDocument,
+    describe_keys,
+    encode,
+    parse_version,
+    ring_document,
+)
+from erp.aws.errors import (
+    AwsConfigError,
+    RotationAbandoned,
+    RotationError,
+    RotationNotEnabled,
+    RotationTestFailed,
+    RotationTokenRefused,
+    SecretFormatError,
+    StageNotFound,
+)
+from erp.clock import Clock, system_clock
+from erp.errors import ErpError, InvalidToken
+from erp.keyring import KeyRing, RotationPolicy, prune, rotate
+
+__all__ = ["STEPS", "RotationHandler", "RotationRequest", "lambda_handler"]
+
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+
+log = logging.getLogger("erp.aws.rotation")
+
+
+class RotationRequest:
+    """One invocation: step, secret and token, validated."""
+
+    __slots__ = ("rotation_token", "secret_id", "step", "token")
+
+    def __init__(self, step: str, secret_id: str, token: str, rotation_token: str | None) -> None:
+        self.step = step
+        self.secret_id = secret_id
+        self.token = token
+        self.rotation_token = rotation_token
+
+    @classmethod
+    def parse(cls, event: Mapping[str, Any]) -> RotationRequest:
+        """Validate a Secrets Manager rotation event; :class:`RotationTokenRefused` if bad."""
+        if not isinstance(event, Mapping):
+            raise RotationTokenRefused("rotation event must be a JSON object")
+        fields = {}
+        for name in ("Step", "SecretId", "ClientRequestToken"):
+            value = event.get(name)
+            if not isinstance(value, str) or not value:
+                raise RotationTokenRefused(
+                    f"rotation event lacks {name}; expected Step, SecretId, ClientRequestToken"
+                )
+            fields[name] = value
+        if fields["Step"] not in STEPS:
+            raise RotationTokenRefused(
+                f"rotation event has unknown Step {fields['Step'][:40]!r}; "
+                f"expected one of {', '.join(STEPS)}"
+            )
+        rotation_token = event.get("RotationToken")
+        return cls(
+            fields["Step"],
+            fields["SecretId"],
+            fields["ClientRequestToken"],
+            rotation_token if isinstance(rotation_token, str) and rotation_token else None,
+        )
+
+
+class RotationHandler:
+    """The four steps over a Secrets Manager client; ``lambda_handler`` builds one per call."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        policy: RotationPolicy | None = None,
+        clock: Clock = system_clock,
+        require_rotation_enabled: bool = True,
+        where: str = "AWS",
+    ) -> None:
+        self.client = client
+        self.policy = policy or RotationPolicy.from_env()
+        self.clock = clock
+        self.require_rotation_enabled = require_rotation_enabled
+        self.where = where
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RotationHandler:
+        """The handler the Lambda runtime uses.
+
+        ``SECRETS_MANAGER_ENDPOINT`` (as in the AWS templates) or the ``AWS_*`` variables
+        choose the endpoint; ``ERP_JWT_*`` the policy; ``ERP_ROTATION_REQUIRE_ENABLED=0``
+        lets a manual invocation rotate a secret whose rotation is disabled.
+        """
+        env = os.environ if environ is None else environ
+        settings = AwsSettings.from_env(env).with_overrides(
+            endpoint_url=env.get("SECRETS_MANAGER_ENDPOINT") or None
+        )
+        return cls(
+            secretsmanager_client(settings),
+            policy=RotationPolicy.from_env(env),
+            require_rotation_enabled=env.get("ERP_ROTATION_REQUIRE_ENABLED", "1") != "0",
+            where=settings.where(),
+        )
+
+    def __call__(self, event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+        return self.handle(event)
+
+    # -- dispatch ----------------------------------------------------------------------
+
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Run one step and log one JSON line; re-raises (as an ``ErpError``) on failure."""
+        record: dict[str, Any] = {
+            "event": "erp.aws.rotation",
+            "step": event.get("Step") if isinstance(event, Mapping) else None,
+            "secret": event.get("SecretId") if isinstance(event, Mapping) else None,
+            "token": event.get("ClientRequestToken") if isinstance(event, Mapping) else None,
+        }
+        try:
+            request = RotationRequest.parse(event)
+            record.update(self._dispatch(request))
+        except Exception as exc:
+            error = (
+                exc
+                if isinstance(exc, ErpError)
+                else translate_error(exc, what=f"rotation step {record['step']}", where=self.where)
+            )
+            record.update(outcome="error", error=type(error).__name__, message=str(error))
+            log.error("%s", json.dumps(record, sort_keys=True, default=str))
+            if error is exc:
+                raise
+            raise error from None
+        log.info("%s", json.dumps(record, sort_keys=True, default=str))
+        return record
+
+    def _dispatch(self, request: RotationRequest) -> dict[str, Any]:
+        meta = self._call("describe_secret", SecretId=request.secret_id)
+        arn = str(meta.get("ARN") or request.secret_id)
+        if self.require_rotation_enabled and not meta.get("RotationEnabled"):
+            raise RotationNotEnabled(
+                f"rotation is not enabled for secret {arn}; enable it (RotateSecret with a "
+                "rotation Lambda) or set ERP_ROTATION_REQUIRE_ENABLED=0 for a manual run"
+            )
+        versions: Mapping[str, list[str]] = meta.get("VersionIdsToStages") or {}
+        token = request.token
+        if token not in versions:
+            raise RotationTokenRefused(
+                f"token {token[:64]!r} names no version of secret {arn}; refusing "
+                f"{request.step} (Secrets Manager labels the token's version AWSPENDING first)"
+            )
+        stages = list(versions[token])
+        if CURRENT in stages:
+            if PENDING in stages and request.step == "finishSecret":
+                self._remove_pending(arn, token)
+                return {"outcome": "pending_label_removed", "current_version": token}
+            return {"outcome": "already_current", "current_version": token}
+        if PENDING not in stages:
+            raise RotationTokenRefused(
+                f"version {token[:64]!r} of secret {arn} is labelled {stages or 'nothing'}, "
+                f"not AWSPENDING; refusing {request.step}"
+            )
+        current_id = next((v for v, s in versions.items() if CURRENT in s), None)
+        if current_id is None:
+            raise StageNotFound(arn, CURRENT)
+        step = {
+            "createSecret": self._create,
+            "setSecret": self._set,
+            "testSecret": self._test,
+            "finishSecret": self._finish,
+        }[request.step]
+        return step(request, arn, current_id)
+
+    # -- the steps ---------------------------------------------------------------------
+
+    def _create(self, request: RotationRequest, arn: str, current_id: str) -> dict[str, Any]:
+        current = self._read(arn, current_id, CURRENT)
+        ring = current.require_ring(self._where(arn, current_id, CURRENT))
+        existing = self._read_pending(arn, request.token)
+        if existing is not None:
+            self._check_successor(existing, arn, current_id)
+            pending_ring = existing.require_ring(self._where(arn, request.token, PENDING))
+            return {
+                "outcome": "already_created",
+                "current_version": current_id,
+                "active": _key(pending_ring),
+            }
+        now = self.clock()
+        rotated = rotate(ring, now, self.policy)
+        pruned = prune(rotated.ring, now, self.policy)
+        doc = ring_document(pruned.ring, base=current.document, derived_from=current_id)
+        params: dict[str, Any] = {
+            "SecretId": arn,
+            "ClientRequestToken": request.token,
+            "SecretString": encode(doc),
+            "VersionStages": [PENDING],
+        }
+        if request.rotation_token is not None:
+            params["RotationToken"] = request.rotation_token
+        stored = self._call("put_secret_value", expect=("ResourceExistsException",), **params)
+        if stored is None:  # a concurrent retry stored its value under this token first
+            again = self._read_pending(arn, request.token)
+            if again is None:
+                raise AwsConfigError(
+                    f"secret {arn}: token {request.token[:64]!r} is taken but has no value"
+                )
+            again.require_ring(self._where(arn, request.token, PENDING))
+            return {"outcome": "already_created", "current_version": current_id}
+        return {
+            "outcome": "created",
+            "policy": self.policy.mode,
+            "current_version": current_id,
+            "new": rotated.event.get("new"),
+            "previous": rotated.event.get("previous"),
+            "staged": rotated.event.get("staged"),
+            "pruned": pruned.event["removed"],
+        }
+
+    def _set(self, request: RotationRequest, arn: str, current_id: str) -> dict[str, Any]:
+        pending = self._require_pending(arn, request.token)
+        self._check_successor(pending, arn, current_id)
+        current_ring = self._read(arn, current_id, CURRENT).require_ring(
+            self._where(arn, current_id, CURRENT)
+        )
+        pending_ring = pending.require_ring(self._where(arn, request.token, PENDING))
+        if current_ring.active.id not in pending_ring:
+            raise RotationTestFailed(
+                f"pending ring of secret {arn} lacks the current signing key "
+                f"{current_ring.active.id}; tokens signed now would stop verifying"
+            )
+        # Instances read the ring from Secrets Manager themselves: nothing to install.
+        return {"outcome": "validated", "active": _key(pending_ring), "keys": len(pending_ring)}
+
+    def _test(self, request: RotationRequest, arn: str, current_id: str) -> dict[str, Any]:
+        pending = self._require_pending(arn, request.token)
+        self._check_successor(pending, arn, current_id)
+        current_ring = self._read(arn, current_id, CURRENT).require_ring(
+            self._where(arn, current_id, CURRENT)
+        )
+        pending_ring = pending.require_ring(self._where(arn, request.token, PENDING))
+        now = self.clock()
+        for key in current_ring.keys:
+            if key.id in pending_ring:
+                continue
+            may_go = self.policy.prune_after(key)
+            if may_go is None or may_go > now:
+                raise RotationTestFailed(
+                    f"pending ring of secret {arn} drops key {key.id} ({key.fingerprint}), "
+                    "whose tokens may still be valid"
+                )
+        try:
+            _sign_and_verify(pending_ring, pending_ring, self.clock, self.policy)
+            _sign_and_verify(current_ring, pending_ring, self.clock, self.policy)
+        except InvalidToken as exc:
+            raise RotationTestFailed(
+                f"pending ring of secret {arn} failed its token test: {exc}"
+            ) from None
+        return {
+            "outcome": "passed",
+            "signed_with": _key(pending_ring),
+            "current_key_verifies": _key(current_ring),
+        }
+
+    def _finish(self, request: RotationRequest, arn: str, current_id: str) -> dict[str, Any]:
+        pending = self._require_pending(arn, request.token)
+        self._check_successor(pending, arn, current_id)
+        pending_ring = pending.require_ring(self._where(arn, request.token, PENDING))
+        self._call(
+            "update_secret_version_stage",
+            SecretId=arn,
+            VersionStage=CURRENT,
+            MoveToVersionId=request.token,
+            RemoveFromVersionId=current_id,
+        )
+        self._remove_pending(arn, request.token)
+        return {
+            "outcome": "finished",
+            "current_version": request.token,
+            "previous_version": current_id,
+            "active": _key(pending_ring),
+            "keys": describe_keys(pending_ring),
+        }
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _where(self, arn: str, version_id: str, stage: str) -> str:
+        return f"secret {arn} version {version_id} ({stage})"
+
+    def _call(self, operation: str, *, expect: tuple[str, ...] = (), **params: Any) -> Any:
+        import botocore.exceptions as bce
+
+        try:
+            return getattr(self.client, operation)(**params)
+        except (bce.BotoCoreError, bce.ClientError) as exc:
+            if error_code(exc) in expect:
+                return None
+            secret = params.get("SecretId", "?")
+            raise translate_error(
+                exc, what=f"{operation} on secret {secret}", where=self.where
+            ) from None
+
+    def _read(self, arn: str, version_id: str, stage: str) -> SecretDocument:
+        response = self._call(
+            "get_secret_value", SecretId=arn, VersionId=version_id, VersionStage=stage
+        )
+        where = self._where(arn, version_id, stage)
+        parsed = parse_version(response.get("SecretString"), version_id, where)
+        if parsed is None:
+            raise SecretFormatError(f"{where} is an empty placeholder version")
+        return parsed
+
+    def _read_pending(self, arn: str, token: str) -> SecretDocument | None:
+        """The pending version's value, or ``None`` while it is still empty."""
+        response = self._call(
+            "get_secret_value",
+            expect=("ResourceNotFoundException",),
+            SecretId=arn,
+            VersionId=token,
+            VersionStage=PENDING,
+        )
+        if response is None:
+            return None
+        return parse_version(response.get("SecretString"), token, self._where(arn, token, PENDING))
+
+    def _require_pending(self, arn: str, token: str) -> SecretDocument:
+        pending = self._read_pending(arn, token)
+        if pending is None:
+            raise RotationError(
+                f"secret {arn}: the AWSPENDING version {token[:64]} is still empty; "
+                "createSecret has not run for this token"
+            )
+        return pending
+
+    def _check_successor(self, pending: SecretDocument, arn: str, current_id: str) -> None:
+        origin = pending.derived_from
+        if origin is not None and origin != current_id:
+            raise RotationAbandoned(
+                f"AWSCURRENT of secret {arn} moved to version {current_id} after this rotation "
+                f"started from {origin} (a manual write?); finishing would drop keys. Run "
+                "'erp-secrets aws rotate' again: it abandons this rotation and starts anew"
+            )
+
+    def _remove_pending(self, arn: str, token: str) -> None:
+        self._call(
+            "update_secret_version_stage",
+            SecretId=arn,
+            VersionStage=PENDING,
+            RemoveFromVersionId=token,
+        )
+
+
+def _key(ring: KeyRing) -> dict[str, str]:
+    return {"id": ring.active.id, "fingerprint": ring.active.fingerprint}
+
+
+def _sign_and_verify(
+    signer: KeyRing, verifier: KeyRing, clock: Clock, policy: RotationPolicy
+) -> None:
+    """A token signed by ``signer``'s active key verifies against ``verifier``."""
+    from erp.security import TokenService
+
+    test_policy = RotationPolicy(max_token_ttl=timedelta(minutes=1), leeway=policy.leeway)
+    sign = TokenService(lambda: signer, policy=test_policy, clock=clock)
+    check = TokenService(lambda: verifier, policy=test_policy, clock=clock)
+    audience = "erp-rotation-test"
+    token = sign.issue({"sub": "erp-rotation-test", "aud": audience, "jti": uuid.uuid4().hex})
+    check.verify(token, audience=audience)
+
+
+def lambda_handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    """The Lambda entry point (``erp.aws.rotation.lambda_handler``)."""
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+    try:
+        handler = RotationHandler.from_env()
+    except ErpError as exc:
+        fields = event if isinstance(event, Mapping) else {}
+        record = {
+            "event": "erp.aws.rotation",
+            "step": fields.get("Step"),
+            "secret": fields.get("SecretId"),
+            "token": fields.get("ClientRequestToken"),
+            "outcome": "error",
+            "error": type(exc).__name__,
+            "message": str(exc),
+        }
+        log.error("%s", json.dumps(record, sort_keys=True, default=str))
+        raise
+    return handler.handle(event)

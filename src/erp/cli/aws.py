@@ -1,0 +1,239 @@
+"""``erp-secrets aws``: push the JWT key ring to Secrets Manager, show it, rehearse a rotation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from erp.aws.client import AwsSettings, secretsmanager_client
+from erp.cli.common import open_vault, print_json, vault_option
+from erp.keyring import RotationPolicy
+
+__all__ = ["aws_group"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def aws_options(func: F) -> F:
+    """``--secret-id``, ``--region``, ``--endpoint-url``, ``--profile``."""
+    for option in reversed(
+        [
+            click.option(
+                "--secret-id",
+                envvar="ERP_AWS_SECRET_ID",
+                required=True,
+                help="Secret name or ARN (default: $ERP_AWS_SECRET_ID).",
+            ),
+            click.option("--region", default=None, help="AWS region (default: $AWS_REGION)."),
+            click.option(
+                "--endpoint-url",
+                default=None,
+                help="Secrets Manager endpoint, e.g. a local emulator "
+                "(default: $ERP_AWS_ENDPOINT_URL or $AWS_ENDPOINT_URL).",
+            ),
+            click.option("--profile", default=None, help="AWS profile (default: $AWS_PROFILE)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _client(
+    secret_id: str, region: str | None, endpoint: str | None, profile: str | None
+) -> tuple[Any, AwsSettings]:
+    settings = AwsSettings.from_env().with_overrides(
+        region=region, endpoint_url=endpoint, profile=profile
+    )
+    return secretsmanager_client(settings, secret_id), settings
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+@click.group("aws")
+def aws_group() -> None:
+    """AWS Secrets Manager: push the key ring, show its versions, rehearse a rotation."""
+
+
+@aws_group.command("push")
+@aws_options
+@vault_option
+@click.option("--create", is_flag=True, help="Create the secret if it does not exist.")
+@click.option("--force", is_flag=True, help="Push even while a rotation is in progress.")
+@click.option("--description", default=None, help="Description of a newly created secret.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def push_command(
+    secret_id: str,
+    region: str | None,
+    endpoint_url: str | None,
+    profile: str | None,
+    vault_path: Path | None,
+    create: bool,
+    force: bool,
+    description: str | None,
+    as_json: bool,
+) -> None:
+    """Store the local key ring (vault file) as the secret's AWSCURRENT version."""
+    from erp.aws.admin import push_ring
+    from erp.rotation.jwt import load_ring
+
+    vault = open_vault(vault_path)
+    ring = load_ring(vault)
+    client, settings = _client(secret_id, region, endpoint_url, profile)
+    result = push_ring(
+        client,
+        secret_id,
+        ring,
+        create=create,
+        force=force,
+        description=description,
+        where=settings.where(),
+    )
+    if as_json:
+        print_json(
+            {
+                "secret": result.arn,
+                "version_id": result.version_id,
+                "created": result.created,
+                "unchanged": result.unchanged,
+                "active": result.active,
+                "keys": result.keys,
+                "vault": str(vault.path),
+            }
+        )
+        return
+    if result.unchanged:
+        click.echo(f"{result.arn}: AWSCURRENT already holds this key ring; nothing written")
+        return
+    verb = "created" if result.created else "updated"
+    click.echo(f"{verb} {result.arn}: version {result.version_id} is AWSCURRENT")
+    for key in result.keys:
+        click.echo(f"  {key['state']:8} {key['id']} ({key['fingerprint']})")
+    click.echo(f"JWT_SECRET_ID={result.active}")
+
+
+@aws_group.command("status")
+@aws_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status_command(
+    secret_id: str,
+    region: str | None,
+    endpoint_url: str | None,
+    profile: str | None,
+    as_json: bool,
+) -> None:
+    """Show the secret's rotation settings, versions, stages and key ids."""
+    from erp.aws.admin import secret_status
+
+    client, settings = _client(secret_id, region, endpoint_url, profile)
+    status = secret_status(client, secret_id, where=settings.where())
+    if as_json:
+        print_json(status.as_dict())
+        return
+    click.echo(f"secret:   {status.arn}")
+    rules = ", ".join(f"{k}={v}" for k, v in status.rotation_rules.items()) or "-"
+    state = "enabled" if status.rotation_enabled else "disabled"
+    click.echo(
+        f"rotation: {state} ({rules}); last {_when(status.last_rotated)}, "
+        f"next {_when(status.next_rotation)}"
+    )
+    if status.rotation_in_progress:
+        click.echo("rotation in progress: AWSPENDING is on a version that is not AWSCURRENT")
+    for version in status.versions:
+        stages = ",".join(version.stages) or "-"
+        click.echo(f"\n{version.version_id}  [{stages}]  created {_when(version.created)}")
+        if version.note:
+            click.echo(f"  {version.note}")
+        if version.derived_from:
+            click.echo(f"  rotated from {version.derived_from}")
+        for key in version.keys:
+            marker = "*" if key["id"] == version.active else " "
+            click.echo(f"  {marker} {key['state']:8} {key['id']} ({key['fingerprint']})")
+
+
+@aws_group.command("rotate")
+@aws_options
+@click.option(
+    "--policy",
+    "mode",
+    type=click.Choice(["immediate", "staged"]),
+    default=None,
+    help="Override $ERP_JWT_POLICY for this rotation.",
+)
+@click.option(
+    "--attempts",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 10),
+    help="Attempts of the whole rotation before giving up.",
+)
+@click.option(
+    "--retry-delay",
+    "retry_delay_seconds",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 600),
+    help="Seconds before the first retry (doubles).",
+)
+@click.option(
+    "--event-bus",
+    envvar="ERP_AWS_EVENT_BUS",
+    default=None,
+    help="EventBridge bus for Rotation* events (default: $ERP_AWS_EVENT_BUS).",
+)
+@click.option(
+    "--event-source",
+    default="erp.rotation",
+    show_default=True,
+    help="Source of the events sent to the bus.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def rotate_command(
+    secret_id: str,
+    region: str | None,
+    endpoint_url: str | None,
+    profile: str | None,
+    mode: str | None,
+    attempts: int,
+    retry_delay_seconds: float,
+    event_bus: str | None,
+    event_source: str,
+    as_json: bool,
+) -> None:
+    """Rehearse a rotation: the Lambda's four steps in-process, as Secrets Manager runs them."""
+    from erp.aws.client import events_client
+    from erp.aws.driver import LocalRotationDriver
+
+    client, settings = _client(secret_id, region, endpoint_url, profile)
+    driver = LocalRotationDriver(
+        client,
+        policy=RotationPolicy.from_env().with_mode(mode),
+        max_attempts=attempts,
+        retry_delay_seconds=lambda attempt: retry_delay_seconds * 2 ** (attempt - 1),
+        events_client=events_client(settings) if event_bus else None,
+        event_bus=event_bus,
+        event_source=event_source,
+        where=settings.where(),
+    )
+    outcome = driver.rotate(secret_id)
+    if as_json:
+        print_json(outcome.as_dict())
+    else:
+        for event in outcome.events:
+            extra = f" at {event.step}: {event.error}" if event.error else ""
+            click.echo(f"{event.name} (attempt {event.attempt}){extra}")
+        for step in outcome.steps:
+            new = step.get("new") or step.get("staged") or step.get("active")
+            detail = f" {new['id']} ({new['fingerprint']})" if isinstance(new, dict) else ""
+            click.echo(f"  {step.get('step')}: {step.get('outcome')}{detail}")
+        if outcome.undelivered_events:
+            click.echo(
+                f"warning: {outcome.undelivered_events} event(s) not delivered to {event_bus}",
+                err=True,
+            )
+    outcome.raise_for_failure()

@@ -1,0 +1,1 @@
+"""Tests of the AWS Secrets Manager backend, against the moto server over HTTP."""
