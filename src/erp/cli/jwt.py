@@ -146,7 +146,7 @@ def status_command(vault_path: Path | None, as_json: bool) -> None:
 
     table = Table(title=f"JWT keys in {vault.path} (policy: {policy.mode})")
     for column in ("key id", "state", "fingerprint", "age", "may be pruned"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # ids must stay whole, never "…"
     for r in rows:
         age = when(r.created_at, now) if r.created_at else "-"
         prunable = (
