@@ -1,0 +1,129 @@
+"""Where alerts go: routing key and webhook (secrets, via ``get_secret``) and delivery settings.
+
+Secrets, resolved like every secret (environment, vault file, AWS Secrets Manager):
+
+``ERP_PAGERDUTY_ROUTING_KEY``
+    the PagerDuty Events API v2 integration key; unset: no PagerDuty.
+``ERP_SLACK_WEBHOOK_URL``
+    the Slack incoming-webhook URL; unset: no Slack.
+
+Plain settings (environment): ``ERP_PAGERDUTY_EVENTS_URL`` (default the public Events API),
+``ERP_ALERT_MIN_SEVERITY`` (``info|warning|error|critical``, default ``warning``),
+``ERP_ALERT_MAX_ATTEMPTS`` (5), ``ERP_ALERT_TIMEOUT_SECONDS`` (10),
+``ERP_ALERT_BUDGET_SECONDS`` (120).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from erp.alerts.delivery import RetryPolicy, Transport
+from erp.alerts.findings import Severity
+from erp.alerts.pagerduty import DEFAULT_EVENTS_URL, PagerDuty
+from erp.alerts.router import Notifier
+from erp.alerts.slack import Slack
+from erp.errors import ConfigError, SecretNotFound
+
+__all__ = ["ROUTING_KEY_NAME", "WEBHOOK_NAME", "AlertSettings"]
+
+ROUTING_KEY_NAME = "ERP_PAGERDUTY_ROUTING_KEY"
+WEBHOOK_NAME = "ERP_SLACK_WEBHOOK_URL"
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _check_url(url: str, where: str) -> None:
+    """HTTPS, or HTTP to this machine (a local receiver). The URL never enters the message."""
+    parts = urlsplit(url.strip())
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+        return
+    raise ConfigError(
+        f"{where} is not an https:// URL (plain http is allowed only to 127.0.0.1); "
+        "fix the value where it is stored"
+    )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={text!r} is not a number") from None
+    if value < minimum:
+        raise ConfigError(f"environment variable {name} must be at least {minimum:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Destinations and delivery settings. Secrets never show in ``repr``."""
+
+    pagerduty_routing_key: str | None = field(default=None, repr=False)
+    slack_webhook_url: str | None = field(default=None, repr=False)
+    pagerduty_url: str = DEFAULT_EVENTS_URL
+    min_severity: Severity = Severity.WARNING
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.pagerduty_routing_key or self.slack_webhook_url)
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        lookup: Callable[[str], str] | None = None,
+    ) -> AlertSettings:
+        """Read the settings; the two secrets through ``lookup`` (default ``get_secret``)."""
+        env = os.environ if environ is None else environ
+        if lookup is None:
+            from erp.secrets import get_secret
+
+            lookup = get_secret
+
+        def secret(name: str) -> str | None:
+            try:
+                value = lookup(name).strip()
+            except SecretNotFound:
+                return None
+            return value or None
+
+        routing_key = secret(ROUTING_KEY_NAME)
+        webhook = secret(WEBHOOK_NAME)
+        if webhook:
+            _check_url(webhook, f"secret {WEBHOOK_NAME}")
+        events_url = env.get("ERP_PAGERDUTY_EVENTS_URL") or DEFAULT_EVENTS_URL
+        _check_url(events_url, "environment variable ERP_PAGERDUTY_EVENTS_URL")
+        level = (env.get("ERP_ALERT_MIN_SEVERITY") or "warning").strip().lower()
+        try:
+            min_severity = Severity(level)
+        except ValueError:
+            raise ConfigError(
+                f"environment variable ERP_ALERT_MIN_SEVERITY={level!r} is not one of "
+                "info, warning, error, critical"
+            ) from None
+        retry = RetryPolicy(
+            max_attempts=int(_number(env, "ERP_ALERT_MAX_ATTEMPTS", 5, 1)),
+            timeout_seconds=_number(env, "ERP_ALERT_TIMEOUT_SECONDS", 10.0, 0.1),
+            budget_seconds=_number(env, "ERP_ALERT_BUDGET_SECONDS", 120.0, 0),
+        )
+        return cls(routing_key, webhook, events_url, min_severity, retry)
+
+    def notifiers(self, transport: Transport | None = None) -> list[Notifier]:
+        """PagerDuty and/or Slack, as configured, sharing one transport."""
+        transport = transport or Transport(self.retry)
+        out: list[Notifier] = []
+        if self.pagerduty_routing_key:
+            out.append(
+                PagerDuty(self.pagerduty_routing_key, transport=transport, url=self.pagerduty_url)
+            )
+        if self.slack_webhook_url:
+            out.append(Slack(self.slack_webhook_url, transport=transport))
+        return out

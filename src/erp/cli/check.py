@@ -1,0 +1,145 @@
+"""``erp-secrets check``: what is due or overdue for rotation, for people and for monitoring.
+
+Exit status (for cron jobs, Nagios-style checks, CI):
+
+====  ==========================================================================
+0     nothing needs attention (informational findings at most)
+1     the check could not run (bad configuration; the message says what to fix)
+2     bad command-line usage
+3     warning: a rotation is due within ``--due-within-days``, or a hygiene
+      finding (a retired key left in the ring, a staged key never promoted)
+4     critical: a rotation is overdue or failed, a source could not be read, or
+      a vault file is readable by others
+5     ``--notify`` could not deliver every alert after its retries (wins over 3/4)
+====  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from erp.alerts.check import CheckConfig, exit_code, run_check
+from erp.alerts.delivery import DeliveryResult
+from erp.alerts.findings import Report, Severity
+from erp.cli.common import print_json, vault_option, when
+from erp.clock import system_clock, to_iso
+from erp.errors import ConfigError
+
+__all__ = ["check_command"]
+
+_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.ERROR: "red",
+    Severity.WARNING: "yellow",
+    Severity.INFO: "cyan",
+}
+
+
+def _notify(report: Report, state_path: Path | None) -> list[DeliveryResult]:
+    from erp.alerts.config import AlertSettings
+    from erp.alerts.router import AlertRouter, AlertState
+
+    settings = AlertSettings.from_env()
+    if not settings.configured:
+        raise ConfigError(
+            "--notify was given but no alert destination is configured: set the secret "
+            "ERP_PAGERDUTY_ROUTING_KEY and/or ERP_SLACK_WEBHOOK_URL (environment variable "
+            "or vault file entry)"
+        )
+    router = AlertRouter(
+        settings.notifiers(), state=AlertState(state_path), min_severity=settings.min_severity
+    )
+    return router.process(report)
+
+
+def _table(report: Report, deliveries: list[DeliveryResult]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    now = report.checked_at
+    if report.findings:
+        table = Table(title=f"Rotation check at {to_iso(now)}")
+        for column in ("severity", "subject", "condition", "due", "what to do"):
+            table.add_column(column)
+        order = sorted(report.findings, key=lambda f: (-f.severity.rank, f.subject.id))
+        for f in order:
+            table.add_row(
+                f"[{_STYLE[f.severity]}]{f.severity.value}[/]",
+                f.subject.name,
+                f.condition.value,
+                when(f.due_at, now),
+                f.summary,
+            )
+        console.print(table)
+    flagged = {f.subject.id for f in report.findings}
+    for subject in report.subjects:
+        if subject.id not in flagged:
+            due = f", next due {when(subject.due_at, now)}" if subject.due_at else ""
+            console.print(f"ok  {subject.name}{due}", highlight=False)
+    if not report.subjects:
+        console.print("nothing to check: no vault file found and no AWS secret configured")
+    for result in deliveries:
+        console.print(("sent " if result.ok else "FAILED ") + result.describe(), highlight=False)
+
+
+@click.command("check")
+@vault_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--due-within-days",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Report rotations due within this many days (default $ERP_CHECK_DUE_WITHIN_DAYS or 7).",
+)
+@click.option(
+    "--aws-secret",
+    "aws_secrets",
+    multiple=True,
+    help="AWS secret name or ARN to check (repeatable; default $ERP_CHECK_AWS_SECRET_IDS).",
+)
+@click.option("--no-aws", is_flag=True, help="Check only the local key rings.")
+@click.option("--notify", is_flag=True, help="Send new and cleared findings to PagerDuty/Slack.")
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Open-alert state for --notify (default $ERP_ALERT_STATE_FILE or logs/alert_state.json).",
+)
+@click.pass_context
+def check_command(
+    ctx: click.Context,
+    vault_path: Path | None,
+    as_json: bool,
+    due_within_days: float | None,
+    aws_secrets: tuple[str, ...],
+    no_aws: bool,
+    notify: bool,
+    state_path: Path | None,
+) -> None:
+    """Report keys and secrets due or overdue for rotation; exit 0/3/4/5 (see docs/alerts.md)."""
+    config = CheckConfig.from_env(
+        vault_paths=[vault_path] if vault_path is not None else None,
+        aws_secret_ids=list(aws_secrets) if aws_secrets else None,
+        due_within_days=due_within_days,
+        include_aws=not no_aws,
+    )
+    report = run_check(config, clock=system_clock)
+    deliveries = _notify(report, state_path) if notify else []
+    code = exit_code(report, deliveries)
+    if as_json:
+        out: dict[str, Any] = {
+            **report.to_dict(),
+            "status": {0: "ok", 3: "warning", 4: "critical", 5: "not-delivered"}[code],
+            "exit_code": code,
+        }
+        if notify:
+            out["notifications"] = [d.to_dict() for d in deliveries]
+        print_json(out)
+    else:
+        _table(report, deliveries)
+    ctx.exit(code)
