@@ -315,3 +315,34 @@ def verify_token(
 ) -> dict[str, Any]:
     """Verify ``token`` against every key of the configured ring; return its claims."""
     return default_token_service().verify(token, audience=audience, issuer=issuer)
+
+
+# -- Fernet field encryption ---------------------------------------------------------------
+# Keys: FERNET_KEY encrypts; FERNET_FALLBACK_KEYS (comma-separated, newest first) only decrypt.
+# The implementation lives in erp.fernet, imported on first use.
+
+__all__ += ["decrypt", "decrypt_bytes", "encrypt"]
+
+
+def encrypt(value: str | bytes) -> str:
+    """Encrypt ``value`` under ``FERNET_KEY`` (resolved by ``get_secret``); a text token."""
+    from erp.fernet.field import encrypt as _encrypt
+
+    return _encrypt(value)
+
+
+def decrypt(token: str | bytes) -> str:
+    """The text inside ``token``, trying ``FERNET_KEY`` then ``FERNET_FALLBACK_KEYS``.
+
+    Raises :class:`erp.fernet.NoKeyOpens` (an :class:`erp.errors.InvalidToken`).
+    """
+    from erp.fernet.field import decrypt as _decrypt
+
+    return _decrypt(token)
+
+
+def decrypt_bytes(token: str | bytes) -> bytes:
+    """Like :func:`decrypt`, for values that were encrypted from bytes."""
+    from erp.fernet.field import decrypt_bytes as _decrypt_bytes
+
+    return _decrypt_bytes(token)

@@ -1,0 +1,74 @@
+"""Retire old Fernet keys, only after a verify pass on the same database state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from erp.audit import AuditLog
+from erp.clock import Clock, system_clock
+from erp.fernet.keys import FernetKeyRing
+from erp.reencrypt.progress import Reporter
+from erp.reencrypt.targets import DatabaseLike, DatabaseRef, parse_column
+from erp.reencrypt.verify import VerifyReport, database_digest, verify_database
+from erp.rotation.fernet import VERIFIED_NAME, record_verify, retire_keys
+from erp.rotation.journal import Recorded
+from erp.vault import VaultFile
+
+__all__ = ["retire", "verify_and_record"]
+
+
+def verify_and_record(
+    db: DatabaseLike,
+    columns: Sequence[tuple[str, str]],
+    ring: FernetKeyRing,
+    *,
+    vault: VaultFile | None = None,
+    log: AuditLog | None = None,
+    reporter: Reporter | None = None,
+    clock: Clock = system_clock,
+    actor: str | None = None,
+) -> VerifyReport:
+    """Run :func:`verify_database` and store what it proved in the vault and the log."""
+    report = verify_database(db, columns, ring, reporter=reporter)
+    record_verify(report.record(), vault=vault, log=log, clock=clock, actor=actor)
+    return report
+
+
+def retire(
+    dbs: Sequence[DatabaseLike],
+    *,
+    vault: VaultFile | None = None,
+    log: AuditLog | None = None,
+    verify_with: FernetKeyRing | None = None,
+    columns: Sequence[tuple[str, str]] | None = None,
+    reporter: Reporter | None = None,
+    clock: Clock = system_clock,
+    actor: str | None = None,
+) -> Recorded:
+    """Remove the vault's fallback keys if every database's verify record still holds.
+
+    With ``verify_with`` (the ring), verify each database first (``columns``, or those of its
+    last verify record). Raises :class:`~erp.rotation.fernet.RetireRefused` naming the rows
+    still under an old key, or the database that changed since its verify pass.
+    """
+    vault = vault or VaultFile()
+    refs = [DatabaseRef.of(d) for d in dbs]
+    current: dict[str, str] = {}
+    for ref in refs:
+        recorded = (vault.read().get(VERIFIED_NAME) or {}).get(ref.display)
+        known = [parse_column(c) for c in (recorded or {}).get("columns", {})]
+        if verify_with is not None:
+            verify_and_record(
+                ref,
+                columns or known,
+                verify_with,
+                vault=vault,
+                log=log,
+                reporter=reporter,
+                clock=clock,
+                actor=actor,
+            )
+            recorded = (vault.read().get(VERIFIED_NAME) or {}).get(ref.display)
+            known = [parse_column(c) for c in (recorded or {}).get("columns", {})]
+        current[ref.display] = database_digest(ref, known) if known else ""
+    return retire_keys(current, vault=vault, log=log, clock=clock, actor=actor)

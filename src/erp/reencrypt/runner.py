@@ -1,0 +1,320 @@
+"""Run a re-encryption: check everything, plan or resume, drive the workers, log the run.
+
+Nothing is written before the keys, the database, every table and column, and a sample
+of the stored values have been checked. The rotation log gets an entry when a run starts
+and when it ends (or fails), with counts and fingerprints, never values or keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from erp.audit import AuditLog
+from erp.clock import Clock, system_clock
+from erp.errors import ErpError
+from erp.fernet.keys import FernetKeyRing
+from erp.reencrypt.backend import Backend, backend_for
+from erp.reencrypt.child import encode_spec
+from erp.reencrypt.errors import WrongKeys
+from erp.reencrypt.jobs import ChunkResult, Job, JobTotals, quote, quote_table
+from erp.reencrypt.progress import Reporter, SilentReporter
+from erp.reencrypt.targets import DatabaseLike, DatabaseRef, Target, resolve_targets
+from erp.reencrypt.worker import BeforeWrite, WorkerSpec, run_worker
+from erp.rotation.fernet import record_event
+from erp.vault import VaultFile
+
+__all__ = ["DEFAULT_BATCH_SIZE", "ColumnRun", "ReencryptReport", "preflight", "reencrypt"]
+
+DEFAULT_BATCH_SIZE = {"sqlite": 1000, "postgresql": 5000}
+_SAMPLE_ROWS = 64
+
+
+@dataclass
+class ColumnRun:
+    """One column in one run: what this run did and where the whole pass stands."""
+
+    column: str
+    job_id: str
+    resumed: bool
+    this_run: ChunkResult
+    totals: JobTotals
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "job": self.job_id,
+            "resumed": self.resumed,
+            "rows_this_run": self.this_run.rows,
+            "rotated_this_run": self.this_run.rotated,
+            "rows": self.totals.rows,
+            "rotated": self.totals.rotated,
+            "already_current": self.totals.current,
+            "nulls": self.totals.nulls,
+            "retried_after_concurrent_write": self.totals.retried,
+            "unreadable": self.totals.unreadable_total,
+            "finished": self.totals.finished,
+        }
+
+
+@dataclass
+class ReencryptReport:
+    """The outcome of :func:`reencrypt`. ``ok`` when every pass finished and every row opened."""
+
+    db: str
+    primary: str
+    workers: int
+    columns: list[ColumnRun] = field(default_factory=list)
+    elapsed_seconds: float = 0.0
+
+    @property
+    def rows_this_run(self) -> int:
+        return sum(c.this_run.rows for c in self.columns)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_this_run / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    @property
+    def unreadable(self) -> list[tuple[str, Any]]:
+        return [(c.column, pk) for c in self.columns for pk in c.totals.unreadable]
+
+    @property
+    def unreadable_total(self) -> int:
+        return sum(c.totals.unreadable_total for c in self.columns)
+
+    @property
+    def finished(self) -> bool:
+        return all(c.totals.finished for c in self.columns)
+
+    @property
+    def ok(self) -> bool:
+        return self.finished and self.unreadable_total == 0
+
+    def outcome(self) -> str:
+        if not self.finished:
+            return "incomplete"
+        return "unreadable rows" if self.unreadable_total else "complete"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "db": self.db,
+            "primary": self.primary,
+            "workers": self.workers,
+            "outcome": self.outcome(),
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "rows_this_run": self.rows_this_run,
+            "rows_per_second": round(self.rows_per_second, 1),
+            "columns": {c.column: c.summary() for c in self.columns},
+        }
+
+
+def preflight(backend: Backend, targets: Sequence[Target], ring: FernetKeyRing) -> None:
+    """Refuse (:class:`WrongKeys`) when no sampled value of a column opens with any key."""
+    conn = backend.connect()
+    try:
+        cur = conn.cursor()
+        for target in targets:
+            t, c, k = quote_table(target.table), quote(target.column), quote(target.pk)
+            cur.execute(
+                f"SELECT {c} FROM {t} WHERE {c} IS NOT NULL "  # noqa: S608 - quoted identifiers
+                f"ORDER BY {k} LIMIT {_SAMPLE_ROWS}"
+            )
+            values = [row[0] for row in cur.fetchall()]
+            if values and not any(ring.opener(v) is not None for v in values):
+                fallbacks = ", ".join(k.fingerprint for k in ring.fallbacks) or "none"
+                raise WrongKeys(
+                    f"none of the first {len(values)} values of {target} opens with FERNET_KEY "
+                    f"({ring.primary.fingerprint}) or a fallback key ({fallbacks}): is "
+                    "FERNET_KEY the key this data was encrypted with? Nothing was written."
+                )
+        conn.rollback()
+    finally:
+        conn.close()
+
+
+def _run_processes(specs: list[WorkerSpec], reporter: Reporter, column: str) -> ChunkResult:
+    procs = []
+    for spec in specs:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "erp.reencrypt.process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(encode_spec(spec))
+        proc.stdin.close()
+        procs.append(proc)
+    total = ChunkResult()
+    errors: list[str] = []
+    selector = selectors.DefaultSelector()
+    for spec, proc in zip(specs, procs, strict=True):
+        selector.register(proc.stdout, selectors.EVENT_READ, spec.worker)  # type: ignore[arg-type]
+    try:
+        open_streams = len(procs)
+        while open_streams:
+            for key, _ in selector.select():
+                line = key.fileobj.readline()  # type: ignore[union-attr]
+                if not line:
+                    selector.unregister(key.fileobj)
+                    open_streams -= 1
+                    continue
+                message = json.loads(line)
+                if "error" in message:
+                    errors.append(f"{key.data}: {message['error']}")
+                elif "rows" in message:
+                    result = ChunkResult(**message)
+                    total.add(result)
+                    reporter.advance(result.rows)
+                    for pk in result.unreadable:
+                        reporter.warn(f"unreadable: {column} pk={pk}: no configured key opens it")
+    finally:
+        selector.close()
+        for proc in procs:
+            if errors:
+                proc.terminate()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+    if errors or any(p.returncode != 0 for p in procs):
+        detail = "; ".join(errors) or "a worker process exited abnormally"
+        raise ErpError(f"re-encryption of {column} failed: {detail}; rerun to resume")
+    return total
+
+
+def _run_job(
+    db: DatabaseRef,
+    backend: Backend,
+    job: Job,
+    ring: FernetKeyRing,
+    workers: int,
+    pipeline: bool,
+    reporter: Reporter,
+    before_write: BeforeWrite | None,
+    clock: Clock,
+) -> ChunkResult:
+    keys = tuple(k.key for k in ring.keys)
+    column = job.target.name
+
+    def progress(result: ChunkResult) -> None:
+        reporter.advance(result.rows)
+        for pk in result.unreadable:
+            reporter.warn(f"unreadable: {column} pk={pk}: no configured key opens it")
+
+    if workers == 1:
+        spec = WorkerSpec(db, job, keys, "w1", None, pipeline)
+        return run_worker(spec, progress, before_write=before_write, clock=clock)
+    sqlite = backend.kind == "sqlite"
+    specs = [
+        WorkerSpec(
+            db, job, keys, f"w{i + 1}", (i, workers) if sqlite else None, pipeline, os.getpid()
+        )
+        for i in range(workers)
+    ]
+    return _run_processes(specs, reporter, column)
+
+
+def reencrypt(
+    db: DatabaseLike,
+    columns: Sequence[tuple[str, str]],
+    ring: FernetKeyRing,
+    *,
+    workers: int = 1,
+    batch_size: int | None = None,
+    pipeline: bool | None = None,
+    reporter: Reporter | None = None,
+    vault: VaultFile | None = None,
+    log: AuditLog | None = None,
+    clock: Clock = system_clock,
+    actor: str | None = None,
+    before_write: BeforeWrite | None = None,
+) -> ReencryptReport:
+    """Re-encrypt ``columns`` of ``db`` under ``ring.primary`` (resuming an unfinished pass).
+
+    Rows that no key opens are left untouched and listed in the report; check
+    :attr:`ReencryptReport.ok`. Raises a :class:`~erp.errors.ConfigError` subclass, having
+    written nothing, when the keys, the database or a column is wrong.
+    """
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    db = DatabaseRef.of(db)
+    reporter = reporter or SilentReporter()
+    targets = resolve_targets(db, columns)
+    backend = backend_for(db)
+    preflight(backend, targets, ring)
+    batch = batch_size or DEFAULT_BATCH_SIZE[db.kind]
+    if batch < 1:
+        raise ValueError("batch_size must be at least 1")
+    use_pipeline = (db.kind == "postgresql") if pipeline is None else pipeline
+    report = ReencryptReport(db.display, ring.primary.fingerprint, workers)
+    event = {
+        "db": db.display,
+        "columns": [t.name for t in targets],
+        "primary": ring.primary.fingerprint,
+        "fallbacks": [k.fingerprint for k in ring.fallbacks],
+        "workers": workers,
+    }
+    record_event(
+        {"event": "fernet.reencrypt.start", **event}, vault=vault, log=log, clock=clock, actor=actor
+    )
+    started = time.monotonic()
+    try:
+        for target in targets:
+            job = backend.plan(target, ring.primary.fingerprint, batch, clock())
+            if job.resumed:
+                note = (
+                    f"resuming pass {job.pass_no} ({job.pending_batches} of {job.batches} "
+                    f"batches left)"
+                )
+            else:
+                note = f"pass {job.pass_no}: {job.planned_rows:,} rows in {job.batches} batches"
+            done_rows = max(job.planned_rows - job.pending_rows, 0)
+            reporter.begin(target.name, job.planned_rows, done_rows, note)
+            try:
+                this_run = _run_job(
+                    db, backend, job, ring, workers, use_pipeline, reporter, before_write, clock
+                )
+            finally:
+                reporter.end()
+            totals = backend.finish(job, clock())
+            report.columns.append(ColumnRun(target.name, job.job_id, job.resumed, this_run, totals))
+    except BaseException as exc:
+        report.elapsed_seconds = time.monotonic() - started
+        with contextlib.suppress(Exception):  # the original error matters more
+            record_event(
+                {
+                    "event": "fernet.reencrypt",
+                    **event,
+                    "outcome": f"failed: {type(exc).__name__}",
+                    "rows_this_run": report.rows_this_run,
+                },
+                vault=vault,
+                log=log,
+                clock=clock,
+                actor=actor,
+            )
+        raise
+    report.elapsed_seconds = time.monotonic() - started
+    summary = report.summary()
+    record_event(
+        {
+            "event": "fernet.reencrypt",
+            **event,
+            "outcome": report.outcome(),
+            "elapsed_seconds": summary["elapsed_seconds"],
+            "rows_this_run": report.rows_this_run,
+            "columns": summary["columns"],
+        },
+        vault=vault,
+        log=log,
+        clock=clock,
+        actor=actor,
+    )
+    return report
