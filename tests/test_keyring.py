@@ -115,6 +115,17 @@ def test_new_key_ids_sort_by_time_and_do_not_collide() -> None:
     assert len({new_key_id(clock()) for _ in range(200)}) == 200
 
 
+def test_a_clashing_generated_id_is_drawn_again(
+    clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If a generated id is already in the ring (same second, same suffix), another is drawn."""
+    ring = _ring_of(clock, 1)
+    taken = ring.active.id
+    draws = iter([taken, taken, "k-fresh"])
+    monkeypatch.setattr("erp.keyring.new_key_id", lambda now: next(draws))
+    assert rotate(ring, clock(), POLICY).ring.active.id == "k-fresh"
+
+
 def test_first_rotation_creates_one_active_key(clock: FrozenClock) -> None:
     """Rotating an empty ring creates a single active key activated now."""
     step = rotate(KeyRing(), clock(), POLICY)

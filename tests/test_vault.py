@@ -103,6 +103,18 @@ def test_write_replaces_the_file_atomically_leaving_no_temp_files(vault: VaultFi
     assert _leftovers(vault.path.parent) == []
 
 
+def test_write_removes_temp_files_left_by_a_killed_writer(vault: VaultFile) -> None:
+    """A temp file a killed writer left (secrets inside) is deleted by the next locked write."""
+    _write(vault, _doc())
+    stale = vault.path.parent / f".{vault.path.name}.4242.deadbeef.tmp"
+    stale.write_text(json.dumps(_doc()))
+    unrelated = vault.path.parent / ".other.json.1.ab.tmp"
+    unrelated.write_text("{}")
+    _write(vault, _doc())
+    assert not stale.exists()
+    assert unrelated.exists()
+
+
 def test_write_tightens_a_loose_existing_mode(vault: VaultFile) -> None:
     """A vault made world-readable by hand is 0600 again after the next write."""
     _write(vault, _doc())

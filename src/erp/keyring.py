@@ -332,10 +332,14 @@ class Transition:
     event: dict[str, Any]
 
 
-def _fresh_key(now: datetime, state: KeyState, secret: str | None, key_id: str | None) -> Key:
+def _fresh_key(
+    ring: KeyRing, now: datetime, state: KeyState, secret: str | None, key_id: str | None
+) -> Key:
     secret = generate_secret() if secret is None else check_secret_strength(secret, "new key")
+    while key_id is None or key_id in ring:  # ids made in the same second may clash: redraw
+        key_id = new_key_id(now)
     return Key(
-        id=key_id or new_key_id(now),
+        id=key_id,
         secret=secret,
         state=state,
         created_at=now,
@@ -373,7 +377,7 @@ def rotate(
     if key_id is not None and key_id in ring:
         raise KeyRingError(f"key id {key_id!r} already exists in the ring")
     if not ring.keys:
-        first = _fresh_key(now, KeyState.ACTIVE, secret, key_id)
+        first = _fresh_key(ring, now, KeyState.ACTIVE, secret, key_id)
         return Transition(
             KeyRing((first,)),
             {"action": "rotate", "mode": policy.mode, "new": _describe(first), "previous": None},
@@ -395,7 +399,7 @@ def rotate(
             },
         )
     old = ring.active
-    new = _fresh_key(now, KeyState.ACTIVE, secret, key_id)
+    new = _fresh_key(ring, now, KeyState.ACTIVE, secret, key_id)
     keys = [_demote(k, now) if k.id == old.id else k for k in ring.keys] + [new]
     return Transition(
         KeyRing(tuple(keys)),
@@ -426,7 +430,7 @@ def stage(
         )
     if key_id is not None and key_id in ring:
         raise KeyRingError(f"key id {key_id!r} already exists in the ring")
-    new = _fresh_key(now, KeyState.STAGED, secret, key_id)
+    new = _fresh_key(ring, now, KeyState.STAGED, secret, key_id)
     return Transition(
         KeyRing((*ring.keys, new)),
         {"action": "stage", "staged": _describe(new), "active": _describe(ring.active)},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import os
 import secrets as _random
@@ -174,6 +175,10 @@ class VaultFile:
         meta["generation"] = int(meta.get("generation", 0)) + 1
         out = {**doc, META_KEY: meta}
         data = (json.dumps(out, indent=2, sort_keys=False) + "\n").encode()
+        # With the lock held, any temp file of ours is a killed writer's (0600, secrets): drop it.
+        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
         atomic_write_bytes(self.path, data)
         doc[META_KEY] = meta
 
