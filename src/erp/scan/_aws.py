@@ -1,0 +1,121 @@
+"""AWS detectors: access key ids, secret access keys, and ARNs that name an account."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from erp.scan._base import ALNUM, Detector, Hit, redact
+from erp.scan._text import Text, find_all
+from erp.scan.rules import is_documentation_account, is_documentation_example
+
+__all__ = ["AwsAccessKeyId", "AwsArn", "AwsSecretAccessKey"]
+
+_KEY_ID = re.compile(rb"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}")
+
+# Secret access keys have no prefix, so they need a name or an access key id beside them:
+# aws_secret_access_key, AWS_SECRET_KEY, aws-secret, SecretAccessKey, secret_key ...
+_SECRET_NAME = re.compile(rb"secret(?:[_-]?access)?[_-]?key|secret")
+_ASSIGNED = re.compile(
+    rb"[\w\"'\]\)-]{0,20}?[ \t]{0,4}(?:=>|:=|=|:|,|\(|[ \t])\s{0,4}(?:[rbuRBU]?[\"'`])?"
+    rb"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+)
+_FORTY = re.compile(rb"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+
+_ARN = re.compile(
+    rb"arn:(aws(?:-cn|-us-gov|-iso(?:-[a-z])?|-eusc)?):([a-z0-9][a-z0-9.-]*):([a-z0-9-]*):"
+    rb"([0-9]{12}):([^\s\"'`<>\\,;(){}\[\]|]+)"
+)
+
+
+class AwsAccessKeyId(Detector):
+    name = "AWS Access Key ID"
+    slug = "aws-access-key-id"
+    plugin = "ErpAwsAccessKeyIdDetector"
+    summary = "AKIA/ASIA/ABIA/ACCA/A3T… ids: 4-character prefix + 16 upper-case letters or digits"
+
+    def find(self, text: Text) -> Iterator[Hit]:
+        data = text.data
+        size = len(data)
+        for match in _KEY_ID.finditer(data):
+            start, end = match.span()
+            if (start and data[start - 1] in ALNUM) or (end < size and data[end] in ALNUM):
+                continue
+            value = match.group().decode()
+            yield Hit(
+                start,
+                value,
+                redact(value, prefix=value[:4], keep=0),
+                is_documentation_example(value, value[4:]),
+            )
+
+
+def _secret_shape(value: str) -> bool:
+    """40 random base64 characters: both cases present and no short alphabet (not a hex digest)."""
+    return (
+        any(c.isupper() for c in value)
+        and any(c.islower() for c in value)
+        and len(set(value)) >= 15
+    )
+
+
+class AwsSecretAccessKey(Detector):
+    name = "AWS Secret Access Key"
+    slug = "aws-secret-access-key"
+    plugin = "ErpAwsSecretAccessKeyDetector"
+    summary = (
+        "40-character secret keys assigned to an aws/secret-access-key name, "
+        "or on the same line after an access key id"
+    )
+
+    def find(self, text: Text) -> Iterator[Hit]:
+        data = text.data
+        seen: set[int] = set()
+        lower = text.lower
+        for index in find_all(lower, b"secret"):
+            name = _SECRET_NAME.match(lower, index)
+            if name is None:  # pragma: no cover - the pattern starts with the needle
+                continue
+            if name.group() == b"secret" and not lower[max(0, index - 4) : index].rstrip(
+                b"_-"
+            ).endswith(b"aws"):
+                continue
+            match = _ASSIGNED.match(data, name.end())
+            if match is None:
+                continue
+            yield from self._hit(match.start(1), match.group(1), seen)
+        if b"A" not in data:
+            return
+        for key_id in _KEY_ID.finditer(data):
+            line_end = text.line_end(key_id.end())
+            for match in _FORTY.finditer(data, key_id.end(), line_end):
+                yield from self._hit(match.start(), match.group(), seen)
+
+    @staticmethod
+    def _hit(offset: int, raw: bytes, seen: set[int]) -> Iterator[Hit]:
+        value = raw.decode()
+        if offset in seen or not _secret_shape(value):
+            return
+        seen.add(offset)
+        yield Hit(offset, value, redact(value), is_documentation_example(value))
+
+
+class AwsArn(Detector):
+    name = "AWS ARN"
+    slug = "aws-arn"
+    plugin = "ErpAwsArnDetector"
+    summary = "ARNs in the aws, aws-cn, aws-us-gov (and iso) partitions naming a 12-digit account"
+
+    def find(self, text: Text) -> Iterator[Hit]:
+        data = text.data
+        if b"arn:aws" not in data:
+            return
+        for match in _ARN.finditer(data):
+            start = match.start()
+            if start and (data[start - 1] in ALNUM or data[start - 1] == ord("_")):
+                continue
+            value = match.group().decode()
+            partition, service, region, account = (match.group(i).decode() for i in range(1, 5))
+            shown = f"arn:{partition}:{service}:{region}:{account[:4]}********:…"
+            example = is_documentation_account(account) or "EXAMPLE" in value
+            yield Hit(start, value, shown, example)

@@ -1,0 +1,225 @@
+"""HS256 signing secrets: ``JWT_SECRETS`` maps, ``jwt_secrets.json`` documents, JWT secret names.
+
+HS256 secrets have no shape of their own, so every rule here is about where a string stands:
+
+* values of a ``JWT_SECRETS`` map (JSON, Python, YAML, ``.env``/shell JSON strings), and every
+  key-id -> secret pair of a file named ``jwt_secrets*.json``;
+* values assigned to a JWT secret name (``JWT_SECRET``, ``jwt_signing_key``, ``jwtSecret`` ...,
+  but not ``JWT_SECRET_ID``);
+* a literal key passed to ``jwt.encode(payload, "...")`` / ``jwt.decode(token, "...")``;
+* ``secret`` / ``signing_key`` / ``key`` entries nested under a ``jwt`` section (YAML, JSON).
+
+A value counts when it could be a secret: at least 12 characters (8 as a literal
+``jwt.encode`` key), no whitespace, 6+ distinct characters, and not a template, a reference
+(``${VAR}``, ``env:``, ``arn:``, a dotted name) or a placeholder word (``changeme``, ``example``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterator
+
+from erp.scan._base import Detector, Hit, redact
+from erp.scan._text import Text
+from erp.scan.rules import is_documentation_example
+
+__all__ = ["JwtSigningSecret"]
+
+_MAP_NAME = re.compile(rb"jwt_?secrets(?![a-z0-9_])")
+_MAP_OPEN = re.compile(
+    rb"[\"'`\]]*[ \t]*(?:=>|:=|=|:|,|\()?[ \t]*(?:[\w.]+\()?[ \t]*(?:[rbfuRBFU]{0,2}[\"'])?"
+    rb"[ \t]*(?:(\{)|(?=\r?\n))"
+)
+_BRACE = re.compile(rb"[{}]")
+_PAIR = re.compile(rb"(\\?[\"'])([^\"'\\\n]{1,200})\1[ \t]*:[ \t]*(\\?[\"'])([^\"'\\\n]{0,600})\3")
+_YAML_PAIR = re.compile(
+    rb"[ \t]+[\"']?([^\"':#\s][^\"':#\n]*?)[\"']?[ \t]*:[ \t]*[\"']?([^\"'\s#]+)[\"']?"
+    rb"[ \t]*(?:#[^\n]*)?$",
+    re.M,
+)
+_MAP_LIMIT = 65536
+_LINE_ENDS = (b"", b"\n", b"\r", b" ", b"\t")
+
+_NAME = re.compile(rb"(?<![a-z0-9])jwt[a-z0-9_-]*")
+_NAME_VALUE = re.compile(
+    rb"[\"'`\]]*[ \t]*(?::[ \t]*[A-Za-z_][\w\[\], |.]*?[ \t]*(?==))?"
+    rb"(?:=>|:=|=|:)[ \t]*(?:[rbuRBU]?([\"'`]))?([^\s\"'`#,;)}\]\\]{8,512})"
+)
+
+_CALL = re.compile(
+    rb"jwt\.(?:encode|decode)\([ \t]*(?:[^,()\n]|\([^()\n]*\))*?,[ \t]*(?:key[ \t]*=[ \t]*)?"
+    rb"[rbuRBU]?([\"'])([^\"'\\\n]{8,512})\1"
+)
+
+_NESTED_CHILD = re.compile(
+    rb"^([ \t]+)[\"']?(?:secret|signing_key|signing_secret|secret_key|key|hmac_key|hmac_secret)"
+    rb"[\"']?[ \t]*:[ \t]*[\"']?([^\s\"'#,]{12,512})[\"']?[ \t]*,?[ \t]*(?:#[^\n]*)?\r?$",
+    re.M,
+)
+_PARENT = re.compile(rb"^([ \t]*)[\"']?([\w.-]+)[\"']?[ \t]*:[ \t]*\{?[ \t]*\r?$")
+
+_PLACEHOLDERS = (
+    "example", "placeholder", "changeme", "change-me", "change_me", "your-", "your_",
+    "yoursecret", "redacted", "dummy", "xxxx", "****", "fake", "sample", "not-a-real",
+    "not_a_real", "notreal", "replace", "todo",
+)  # fmt: skip
+_REFERENCES = ("env:", "vault:", "arn:", "ssm:", "file:", "http:", "https:", "/", "./", "~")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Z][A-Z0-9_]*")
+_SKIP_KEYS = frozenset(
+    {"JWT_SECRET_ID", "JWT_KEYS", "state", "fingerprint", "created_at", "activated_at",
+     "deactivated_at"}
+)  # fmt: skip
+# In source code a bare word after "=" is an expression, never a literal secret.
+_CODE_SUFFIXES = (
+    ".py", ".pyi", ".js", ".jsx", ".mjs", ".ts", ".tsx", ".go", ".rb", ".java", ".kt", ".scala",
+    ".rs", ".c", ".h", ".cc", ".cpp", ".cs", ".php", ".swift", ".m", ".lua", ".pl",
+)  # fmt: skip
+_YAML_MAP_HEAD = re.compile(rb"[ \t]*(?:- )?[\"']?jwt_?secrets[\"']?[ \t]*:")
+
+
+def could_be_secret(value: str, *, min_length: int = 12, quoted: bool = True) -> bool:
+    """Whether a string standing where a JWT secret goes could be one (see module docstring)."""
+    if not min_length <= len(value) <= 512 or any(c.isspace() for c in value):
+        return False
+    if value[0] in "$%{<&*!@" or "${" in value or "{{" in value:
+        return False
+    low = value.lower()
+    if low.startswith(_REFERENCES) or any(word in low for word in _PLACEHOLDERS):
+        return False
+    if len(set(value)) < 6:
+        return False
+    if not quoted:
+        # Bare words are secrets only in .env/YAML files, and never a variable or a dotted name.
+        if _DOTTED.fullmatch(value) or "(" in value or "[" in value:
+            return False
+        if not (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)):
+            return False
+    return True
+
+
+class JwtSigningSecret(Detector):
+    name = "JWT Signing Secret"
+    slug = "jwt-secret"
+    plugin = "ErpJwtSecretDetector"
+    summary = (
+        "HS256 secrets in JWT_SECRETS maps, jwt_secrets.json files, JWT secret assignments, "
+        "jwt.encode/decode literal keys and jwt: sections"
+    )
+
+    def find(self, text: Text) -> Iterator[Hit]:
+        lower = text.lower
+        named_file = fnmatch.fnmatch(text.name.lower(), "jwt_secrets*.json")
+        if b"jwt" not in lower and not named_file:
+            return
+        seen: set[int] = set()
+        candidates: list[tuple[int, bytes, int, bool]] = []
+        candidates += self._maps(text)
+        if named_file and not _MAP_NAME.search(lower):
+            candidates += self._pairs(text.data, 0, len(text.data))
+        candidates += self._names(text)
+        candidates += [(m.start(2), m.group(2), 8, True) for m in _CALL.finditer(text.data)]
+        candidates += self._nested(text)
+        for offset, raw, min_length, quoted in sorted(candidates, key=lambda c: c[0]):
+            if offset in seen:
+                continue
+            value = raw.decode("utf-8", "replace")
+            if not could_be_secret(value, min_length=min_length, quoted=quoted):
+                continue
+            seen.add(offset)
+            yield Hit(offset, value, redact(value), is_documentation_example(value))
+
+    @staticmethod
+    def _pairs(data: bytes, start: int, end: int) -> list[tuple[int, bytes, int, bool]]:
+        return [
+            (m.start(4), m.group(4), 12, True)
+            for m in _PAIR.finditer(data, start, end)
+            if m.group(2).decode("utf-8", "replace") not in _SKIP_KEYS
+        ]
+
+    def _maps(self, text: Text) -> list[tuple[int, bytes, int, bool]]:
+        data = text.data
+        out: list[tuple[int, bytes, int, bool]] = []
+        for name in _MAP_NAME.finditer(text.lower):
+            opened = _MAP_OPEN.match(data, name.end())
+            if opened is None:
+                continue
+            if opened.group(1) is not None:
+                out += self._pairs(data, opened.start(1), _closing_brace(data, opened.start(1)))
+            elif _YAML_MAP_HEAD.match(text.line_at(name.start()).lower()):
+                out += _yaml_block(text, name.start(), opened.end())
+        return out
+
+    @staticmethod
+    def _names(text: Text) -> list[tuple[int, bytes, int, bool]]:
+        data = text.data
+        out: list[tuple[int, bytes, int, bool]] = []
+        bare_ok = not text.name.lower().endswith(_CODE_SUFFIXES)
+        for name in _NAME.finditer(text.lower):
+            ident = name.group().rstrip(b"_-")
+            if _MAP_NAME.fullmatch(ident) or not ident.endswith((b"secret", b"key")):
+                continue
+            if b"public" in ident:
+                continue
+            value = _NAME_VALUE.match(data, name.end())
+            if value is None:
+                continue
+            quote = value.group(1)
+            if quote is not None:
+                if data[value.end(2) : value.end(2) + 1] != quote:
+                    continue
+            elif not bare_ok or data[value.end(2) : value.end(2) + 1] not in _LINE_ENDS:
+                continue
+            out.append((value.start(2), value.group(2), 12, quote is not None))
+        return out
+
+    @staticmethod
+    def _nested(text: Text) -> list[tuple[int, bytes, int, bool]]:
+        data = text.data
+        out: list[tuple[int, bytes, int, bool]] = []
+        for child in _NESTED_CHILD.finditer(data):
+            indent = len(child.group(1).expandtabs())
+            number = text.line_of(child.start())
+            for back in range(number - 1, max(0, number - 40), -1):
+                parent = _PARENT.match(text.line(back))
+                if parent is None:
+                    continue
+                if len(parent.group(1).expandtabs()) < indent:
+                    if b"jwt" in parent.group(2).lower():
+                        quoted = data[child.start(2) - 1 : child.start(2)] in (b'"', b"'")
+                        out.append((child.start(2), child.group(2), 12, quoted))
+                    break
+        return out
+
+
+def _closing_brace(data: bytes, start: int) -> int:
+    depth = 0
+    limit = min(len(data), start + _MAP_LIMIT)
+    for brace in _BRACE.finditer(data, start, limit):
+        depth += 1 if brace.group() == b"{" else -1
+        if depth == 0:
+            return brace.end()
+    return limit
+
+
+def _yaml_block(text: Text, name_start: int, body_start: int) -> list[tuple[int, bytes, int, bool]]:
+    """``key: value`` lines indented deeper than the ``JWT_SECRETS:`` line."""
+    data = text.data
+    head = text.line_at(name_start)
+    indent = len(head) - len(head.lstrip(b" \t"))
+    out: list[tuple[int, bytes, int, bool]] = []
+    position = data.find(b"\n", body_start)
+    while 0 <= position < len(data):
+        line_start = position + 1
+        line_end = text.line_end(line_start)
+        line = data[line_start:line_end]
+        stripped = line.strip()
+        if stripped and not stripped.startswith(b"#"):
+            if len(line) - len(line.lstrip(b" \t")) <= indent:
+                break
+            pair = _YAML_PAIR.match(data, line_start, line_end)
+            if pair is not None:
+                quoted = data[pair.start(2) - 1 : pair.start(2)] in (b'"', b"'")
+                out.append((pair.start(2), pair.group(2), 12, quoted))
+        position = line_end if line_end < len(data) else -1
+    return out

@@ -1,0 +1,100 @@
+"""One file's bytes with the cheap derived views the detectors share (lower-case copy, line index).
+
+Detectors work on bytes, not ``str``: no decoding cost, and every offset is a byte offset that
+maps back to a line with one binary search.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+
+__all__ = ["B64URL_MASK", "Text", "find_all"]
+
+_NEWLINE = re.compile(rb"\n")
+
+
+def _mask_table() -> bytes:
+    """Byte map: base64url characters -> ``a``, ``+`` ``/`` -> ``b``, ``=`` stays, others -> space.
+
+    On the masked copy a 43-character run of ``a`` followed by ``=`` is found with one
+    ``bytes.find`` (a skipping substring search) instead of a regex tried at every offset.
+    """
+    table = bytearray(b" " * 256)
+    for char in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-":
+        table[char] = ord("a")
+    table[ord("+")] = ord("b")
+    table[ord("/")] = ord("b")
+    table[ord("=")] = ord("=")
+    return bytes(table)
+
+
+B64URL_MASK = _mask_table()
+
+
+class Text:
+    """The content of one file as bytes, with lazily built views and a line index."""
+
+    __slots__ = ("_line_starts", "_lower", "_mask", "data", "name")
+
+    def __init__(self, data: bytes, name: str = "") -> None:
+        self.data = data
+        self.name = name
+        """The file's base name (some detectors look at it), or empty."""
+        self._lower: bytes | None = None
+        self._mask: bytes | None = None
+        self._line_starts: list[int] | None = None
+
+    @property
+    def lower(self) -> bytes:
+        """ASCII lower-case copy; offsets are the same as in :attr:`data`."""
+        if self._lower is None:
+            self._lower = self.data.lower()
+        return self._lower
+
+    @property
+    def mask(self) -> bytes:
+        """The base64url class mask of :attr:`data` (see :data:`B64URL_MASK`)."""
+        if self._mask is None:
+            self._mask = self.data.translate(B64URL_MASK)
+        return self._mask
+
+    def _starts(self) -> list[int]:
+        if self._line_starts is None:
+            self._line_starts = [0, *(m.end() for m in _NEWLINE.finditer(self.data))]
+        return self._line_starts
+
+    def line_of(self, offset: int) -> int:
+        """The 1-based line number holding byte ``offset``."""
+        return bisect.bisect_right(self._starts(), offset)
+
+    def line_start(self, offset: int) -> int:
+        """Offset of the first byte of the line holding ``offset``."""
+        return self.data.rfind(b"\n", 0, offset) + 1
+
+    def line_end(self, offset: int) -> int:
+        """Offset just past the last byte (before the newline) of the line holding ``offset``."""
+        end = self.data.find(b"\n", offset)
+        return len(self.data) if end < 0 else end
+
+    def line_at(self, offset: int) -> bytes:
+        """The line holding ``offset``, without its newline."""
+        return self.data[self.line_start(offset) : self.line_end(offset)]
+
+    def line(self, number: int) -> bytes:
+        """Line ``number`` (1-based), without its newline; empty past the end."""
+        starts = self._starts()
+        if number < 1 or number > len(starts):
+            return b""
+        start = starts[number - 1]
+        end = starts[number] - 1 if number < len(starts) else len(self.data)
+        return self.data[start:end]
+
+
+def find_all(haystack: bytes, needle: bytes, start: int = 0) -> Iterator[int]:
+    """Offsets of every occurrence of ``needle`` (a fast substring search, unlike a regex scan)."""
+    index = haystack.find(needle, start)
+    while index >= 0:
+        yield index
+        index = haystack.find(needle, index + 1)

@@ -1,0 +1,22 @@
+"""detect-secrets filter for the stated documentation-example rule (see :mod:`erp.scan.rules`).
+
+Listed in ``.secrets.baseline`` as ``erp.scan.ds_filters.is_documentation_example``, so
+detect-secrets' built-in plugins let documentation examples through as ``erp-secrets scan``
+does. (The project's own plugins apply the full rule, ARN accounts included, themselves.)
+"""
+
+from __future__ import annotations
+
+import re
+
+from erp.scan.rules import is_documentation_example as _rule
+
+__all__ = ["is_documentation_example"]
+
+_TAIL = re.compile(r"[A-Za-z0-9]{8,}$")
+
+
+def is_documentation_example(secret: str) -> bool:
+    """Rule 1 (contains ``EXAMPLE``) or rule 2 on the value's last token (``.../XXXXXXXX``)."""
+    tail = _TAIL.search(secret)
+    return _rule(secret, tail.group() if tail else secret)

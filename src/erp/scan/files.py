@@ -1,0 +1,101 @@
+"""Which files to scan: named files, directories (git-tracked and new files), or the git index."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from erp.errors import ConfigError
+
+__all__ = ["GitError", "list_files", "staged_blobs"]
+
+
+class GitError(ConfigError):
+    """A git command needed for the scan failed (not a repository, git missing, ...)."""
+
+
+def _git(args: Sequence[str], cwd: Path, stdin: bytes | None = None) -> bytes:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False
+        )
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed or not on PATH; install git and retry") from exc
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(
+            f"'git {' '.join(args[:3])}' failed in {cwd}: "
+            f"{message[-1] if message else 'exit ' + str(done.returncode)}"
+        )
+    return done.stdout
+
+
+def _inside_git(directory: Path) -> bool:
+    try:
+        return _git(["rev-parse", "--is-inside-work-tree"], directory).strip() == b"true"
+    except GitError:
+        return False
+
+
+def _walk(directory: Path) -> Iterator[str]:
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in sorted(files):
+            yield os.path.join(root, name)
+
+
+def list_files(
+    paths: Sequence[str | Path], cwd: Path | None = None, *, use_git: bool = True
+) -> list[str]:
+    """Files to scan for ``paths`` (default ``.``), relative to ``cwd`` when given so.
+
+    A file is taken as named. A directory inside a git work tree yields its tracked files plus
+    new files git does not ignore; outside git (or with ``use_git=False``), every file below it
+    except in ``.git`` folders.
+    """
+    cwd = cwd or Path.cwd()
+    out: list[str] = []
+    for given in paths or ["."]:
+        path = Path(given)
+        full = path if path.is_absolute() else cwd / path
+        if not full.is_dir():
+            out.append(str(path))
+            continue
+        if use_git and _inside_git(full):
+            listed = _git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], full)
+            names = listed.decode("utf-8", "surrogateescape").split("\0")
+            out += [os.path.normpath(os.path.join(path, name)) for name in names if name]
+        else:
+            out += [os.path.relpath(name, cwd) for name in _walk(full)]
+    return list(dict.fromkeys(out))
+
+
+def staged_blobs(cwd: Path | None = None) -> Iterator[tuple[str, bytes]]:
+    """(path from the repository root, staged content) of each added or modified file.
+
+    The content is the index's, so what is scanned is exactly what ``git commit`` records.
+    """
+    cwd = cwd or Path.cwd()
+    root = Path(_git(["rev-parse", "--show-toplevel"], cwd).decode().strip())
+    names = _git(["diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT"], root)
+    paths = [name for name in names.decode("utf-8", "surrogateescape").split("\0") if name]
+    paths = [p for p in paths if "\n" not in p]
+    if not paths:
+        return
+    request = "".join(f":{p}\n" for p in paths).encode("utf-8", "surrogateescape")
+    out = _git(["cat-file", "--batch"], root, stdin=request)
+    position = 0
+    for path in paths:
+        header_end = out.index(b"\n", position)
+        header = out[position:header_end].split()
+        if len(header) < 3 or header[-1] == b"missing":
+            position = header_end + 1
+            continue
+        size = int(header[2])
+        start = header_end + 1
+        kind = header[1]
+        position = start + size + 1
+        if kind == b"blob":
+            yield path, out[start : start + size]
