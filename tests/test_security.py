@@ -391,3 +391,16 @@ def test_module_functions_verify_old_tokens_after_a_rotation(
     assert json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["kid"] != (
         load_ring(vault).active.id
     )
+
+
+def test_issue_right_after_the_first_rotation_does_not_use_a_cached_empty_ring(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """A service that cached an empty ring reloads once when asked to sign, and finds the key."""
+    service = TokenService(
+        lambda: load_ring(vault), policy=POLICY, clock=clock, monotonic=lambda: 0.0
+    )
+    assert len(service.ring()) == 0
+    rotate_key(vault=vault, log=log, policy=POLICY, clock=clock)
+    token = service.issue({"sub": "u1"})
+    assert _header(token)["kid"] == load_ring(vault).active.id

@@ -140,7 +140,10 @@ class TokenService:
         if reserved:
             raise ValueError(f"claims must not set {sorted(reserved)}: issue() sets them from ttl")
         moment = now or self.clock()
-        key = self.ring().active
+        ring = self.ring()
+        if not ring.keys:  # a cached empty ring may have been filled since: look once more
+            ring = self.reload()
+        key = ring.active
         payload = {**claims, "iat": int(moment.timestamp()), "exp": int((moment + ttl).timestamp())}
         return jwt.encode(
             payload, key.secret.encode(), algorithm=self.algorithm, headers={"kid": key.id}
