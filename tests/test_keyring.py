@@ -399,3 +399,12 @@ def test_secret_id_wins_over_a_stale_active_state() -> None:
     a = ring.get("a")
     assert a is not None
     assert a.state is KeyState.RETIRING
+
+
+def test_secret_pasted_into_secret_id_is_not_echoed() -> None:
+    """JWT_SECRET_ID holding a secret (ids and values swapped) is refused without showing it."""
+    secret = generate_secret()
+    with pytest.raises(KeyRingError) as caught:
+        KeyRing.from_maps({"a": secret}, secret)
+    assert secret not in str(caught.value)
+    assert "not shown: is it a secret?" in str(caught.value)

@@ -285,8 +285,14 @@ class KeyRing:
                 f"{source} is set but JWT_SECRET_ID is not: set it to one of the key ids"
             )
         if active_id not in secrets_map:
+            # an id is not secret, but a secret pasted into JWT_SECRET_ID must not be echoed
+            shown = (
+                repr(active_id)
+                if len(active_id) <= 64 and active_id not in secrets_map.values()
+                else f"(a value of {len(active_id)} characters, not shown: is it a secret?)"
+            )
             raise KeyRingError(
-                f"JWT_SECRET_ID names key {active_id!r}, which is not in {source} "
+                f"JWT_SECRET_ID names key {shown}, which is not in {source} "
                 f"(ids: {', '.join(sorted(map(str, secrets_map)))}); set JWT_SECRET_ID to "
                 "one of those ids"
             )
