@@ -16,8 +16,8 @@ from erp.scan.scanner import DEFAULT_MAX_BYTES, ScanReport, scan_blobs, scan_fil
 __all__ = ["scan_command"]
 
 _ADVICE = (
-    "Move each secret to the vault file or AWS Secrets Manager and rotate it: it is in the "
-    "working tree and maybe in history. For a reviewed false positive add "
+    "Load secrets at run time (vault file, environment, AWS Secrets Manager), never from the "
+    "code; rotate any that was ever pushed. A reviewed false positive: add "
     "'pragma: allowlist secret' in a comment on its line, or record it in {baseline} "
     "('detect-secrets scan --no-verify --baseline {baseline}')."
 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -196,6 +195,8 @@ def scan_files(
     if jobs == 1 or len(names) < 2:
         report.merge(_scan_chunk(names, max_bytes))
     else:
+        from concurrent.futures import ProcessPoolExecutor  # only large trees pay for it
+
         size = max(1, min(256, len(names) // (jobs * 4) or 1))
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(_scan_chunk, chunk, max_bytes) for chunk in _chunks(names, size)]
