@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from erp.clock import FrozenClock
 from erp.errors import AuditChainBroken, LogWriteError
 from erp.keyring import RotationPolicy
 from erp.rotation.journal import record_change, repair_log
-from erp.rotation.jwt import rotate_key
+from erp.rotation.jwt import prune_keys, rotate_key
 from erp.vault import META_KEY, VaultFile
 
 POLICY = RotationPolicy()
@@ -397,3 +398,66 @@ def test_log_entries_hold_ids_and_fingerprints_never_secrets(
         assert key_id in text
         assert secret not in text
         assert secret[:12] not in text
+
+
+def test_read_only_folder_for_a_new_log_stops_the_first_rotation(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """A log that does not exist yet in a read-only folder is refused before the vault appears."""
+    vault = VaultFile(tmp_path / "vault" / "jwt_secrets.json")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    log = AuditLog(locked / "logs" / "jwt_rotation.log")
+    with read_only(locked), pytest.raises(LogWriteError, match="read-only"):
+        rotate_key(vault=vault, log=log, policy=POLICY, clock=clock)
+    assert not vault.path.exists()
+    assert not log.path.exists()
+
+
+_APPEND_FAILS = """
+import resource, signal, sys
+from erp.audit import AuditLog
+from erp.errors import ErpError
+from erp.keyring import RotationPolicy
+from erp.rotation.jwt import prune_keys, rotate_key
+from erp.vault import VaultFile
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+try:
+    rotate_key(vault=VaultFile(sys.argv[1]), log=AuditLog(sys.argv[2]), policy=RotationPolicy())
+except ErpError as exc:
+    print(exc)
+    sys.exit(1)
+"""
+
+
+def test_log_append_failing_after_the_vault_commit_says_so_and_is_completed_later(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """If the append fails after the vault changed (here: a real EFBIG), the error says the
+    change is committed; verify names that one entry and the next rotation appends it."""
+    for _ in range(8):  # rotate and prune: the log grows, the vault stays small
+        _rotations(vault, log, clock, 1)
+        clock.advance(POLICY.max_token_ttl + POLICY.leeway)
+        prune_keys(vault=vault, log=log, policy=POLICY, clock=clock)
+    size_limit = vault.path.stat().st_size + 2048
+    assert log.path.stat().st_size > size_limit
+    seq = _head(vault)["seq"]
+    log_before = log.path.read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-c", _APPEND_FAILS, str(vault.path), str(log.path), str(size_limit)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"could not write rotation log {log.path}" in done.stdout
+    assert "The change is committed in the vault file" in done.stdout
+    assert log.path.read_bytes() == log_before
+    report = log.verify(_head(vault))
+    assert report.incomplete == seq + 1
+    assert len(report.problems) == 1
+    _rotations(vault, log, clock, 1)
+    assert log.verify(_head(vault)).ok
+    assert [e["seq"] for e in log.entries()] == list(range(1, seq + 3))

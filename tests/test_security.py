@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 from erp.audit import AuditLog
 from erp.clock import FrozenClock
-from erp.errors import InvalidToken, PolicyViolation, TokenExpired, UnknownKeyId
+from erp.errors import (
+    InvalidToken,
+    PolicyViolation,
+    SecretNotFound,
+    TokenExpired,
+    UnknownKeyId,
+)
 from erp.keyring import Key, KeyRing, KeyState, RotationPolicy, generate_secret, rotate, stage
 from erp.rotation.jwt import load_ring, rotate_key
 from erp.security import TokenService, issue_token, verify_token
@@ -404,3 +410,13 @@ def test_issue_right_after_the_first_rotation_does_not_use_a_cached_empty_ring(
     rotate_key(vault=vault, log=log, policy=POLICY, clock=clock)
     token = service.issue({"sub": "u1"})
     assert _header(token)["kid"] == load_ring(vault).active.id
+
+
+def test_verify_token_without_any_key_source_names_where_it_looked(vault: VaultFile) -> None:
+    """With no vault file and no JWT_SECRETS variable, verify_token says where it looked."""
+    token = jwt.encode({"exp": 2**40}, generate_secret(), algorithm="HS256", headers={"kid": "k"})
+    with pytest.raises(SecretNotFound) as caught:
+        verify_token(token)
+    assert f"vault file {vault.path}" in str(caught.value)
+    assert "environment variables" in str(caught.value)
+    assert not vault.path.exists()
