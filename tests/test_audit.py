@@ -435,8 +435,7 @@ except ErpError as exc:
 def test_log_append_failing_after_the_vault_commit_says_so_and_is_completed_later(
     vault: VaultFile, log: AuditLog, clock: FrozenClock
 ) -> None:
-    """If the append fails after the vault changed (here: a real EFBIG), the error says the
-    change is committed; verify names that one entry and the next rotation appends it."""
+    """A log append failing after the vault commit (real EFBIG) is reported, then completed."""
     for _ in range(8):  # rotate and prune: the log grows, the vault stays small
         _rotations(vault, log, clock, 1)
         clock.advance(POLICY.max_token_ttl + POLICY.leeway)

@@ -152,7 +152,7 @@ def test_reveal_secrets_is_the_one_documented_exception(
     assert any(secret in out for secret in watch.secrets)
 
 
-def test_script_output_never_contains_secrets(
+def test_rotate_script_output_never_contains_secrets(
     tmp_path: Path, world: VaultFile, log: AuditLog, watch: SecretWatch
 ) -> None:
     """The rotation script's output, on success and on each failure, holds no secret."""
