@@ -291,6 +291,29 @@ def test_rotate_script_uses_the_working_directory_by_default(tmp_path: Path) -> 
     assert json.loads(entries[-1])["new"]["id"] == doc["JWT_SECRET_ID"]
 
 
+def test_rotate_script_rotates_a_hand_written_runbook_vault(
+    tmp_path: Path, vault: VaultFile, log: AuditLog
+) -> None:
+    """A vault holding only JWT_SECRETS and JWT_SECRET_ID (the runbook's shape) is rotated."""
+    old_secret = generate_secret()
+    vault.path.write_text(json.dumps({"JWT_SECRETS": {"k1": old_secret}, "JWT_SECRET_ID": "k1"}))
+    result = run_script(cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = _doc(vault)
+    assert doc["JWT_SECRETS"]["k1"] == old_secret
+    assert doc["JWT_SECRET_ID"] != "k1"
+    assert doc["JWT_KEYS"]["k1"]["state"] == "retiring"
+    assert "deactivated_at" in doc["JWT_KEYS"]["k1"]  # its retirement clock starts now
+    assert _entries(log)[-1]["previous"]["id"] == "k1"
+
+
+def test_rotate_script_refuses_an_unknown_policy_variable(tmp_path: Path, vault: VaultFile) -> None:
+    """ERP_JWT_POLICY set to nonsense is named in one error line; nothing is written."""
+    env = {**os.environ, "ERP_JWT_POLICY": "weekly"}
+    _assert_one_clear_error(run_script(cwd=tmp_path, env=env), "ERP_JWT_POLICY='weekly'")
+    assert not vault.path.exists()
+
+
 def test_rotate_script_flags_override_the_environment(tmp_path: Path, vault: VaultFile) -> None:
     """--vault and --log win over ERP_VAULT_FILE and ERP_ROTATION_LOG."""
     other_vault, other_log = tmp_path / "elsewhere" / "v.json", tmp_path / "elsewhere" / "r.log"

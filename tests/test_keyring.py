@@ -336,6 +336,12 @@ def test_policy_names_the_variable_that_is_not_a_number() -> None:
         RotationPolicy.from_env({"ERP_JWT_LEEWAY_SECONDS": "soon"})
 
 
+def test_policy_names_an_unknown_erp_jwt_policy() -> None:
+    """An unknown ERP_JWT_POLICY is refused naming the variable and the allowed values."""
+    with pytest.raises(PolicyViolation, match=r"ERP_JWT_POLICY='weekly'.*'immediate' or 'staged'"):
+        RotationPolicy.from_env({"ERP_JWT_POLICY": "weekly"})
+
+
 def test_from_maps_reads_the_runbook_names_without_metadata() -> None:
     """JWT_SECRETS + JWT_SECRET_ID alone: the named key is active, the others retire."""
     ring = KeyRing.from_maps({"a": generate_secret(), "b": generate_secret()}, "b")

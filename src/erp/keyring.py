@@ -126,6 +126,11 @@ class RotationPolicy:
         kwargs: dict[str, Any] = {}
         if "ERP_JWT_POLICY" in env:
             kwargs["mode"] = env["ERP_JWT_POLICY"].strip().lower()
+            if kwargs["mode"] not in ("immediate", "staged"):
+                raise PolicyViolation(
+                    f"environment variable ERP_JWT_POLICY={env['ERP_JWT_POLICY']!r} is unknown; "
+                    "set it to 'immediate' or 'staged'"
+                )
         for var, name, unit in (
             ("ERP_JWT_MAX_TOKEN_TTL_SECONDS", "max_token_ttl", 1.0),
             ("ERP_JWT_LEEWAY_SECONDS", "leeway", 1.0),
