@@ -114,6 +114,8 @@ class SecretCache:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._next_refresh = -float("inf")
+        # (fresh until, AWSCURRENT's texts): one attribute read on the get_secret hot path
+        self._hot: tuple[float, Mapping[str, str]] = (-float("inf"), {})
         self._forced = False
         self._last_forced = -float("inf")
         self._generation = 0
@@ -143,8 +145,15 @@ class SecretCache:
         return self._slow(snap, complete)
 
     def current(self) -> SecretDocument:
-        """The ``AWSCURRENT`` version (the hot path of ``get_secret``)."""
+        """The ``AWSCURRENT`` version."""
         return self.snapshot().current
+
+    def text(self, name: str) -> str | None:
+        """Entry ``name`` of ``AWSCURRENT`` (the hot path of ``get_secret``)."""
+        hot = self._hot
+        if self._monotonic() < hot[0]:
+            return hot[1].get(name)
+        return self.snapshot().current.texts.get(name)
 
     def version(self, stage: str) -> SecretDocument:
         """The version labelled ``stage``; :class:`StageNotFound` if none has a value."""
@@ -166,8 +175,17 @@ class SecretCache:
             return False
         self._last_forced = now
         self._forced = True
+        self._hot = (-float("inf"), {})
         self.stats.forced += 1
         return True
+
+    def _publish(self) -> None:
+        """Expose the snapshot to :meth:`text`'s fast path (or close it while forced)."""
+        snap = self._snapshot
+        if snap is None or self._forced:
+            self._hot = (-float("inf"), {})
+        else:
+            self._hot = (self._next_refresh, snap.current.texts)
 
     # -- refreshing --------------------------------------------------------------------
 
@@ -198,6 +216,7 @@ class SecretCache:
         if complete and not snap.complete:
             return None
         self._forced = False
+        self._publish()
         return snap
 
     def _maybe_refresh(self, complete: bool) -> Snapshot:
@@ -209,6 +228,7 @@ class SecretCache:
                     raise self._error.with_traceback(None)
             elif self._failures:  # backing off: forced or completeness requests wait too
                 self._forced = False
+                self._publish()
                 return snap
             elif not self._forced and (snap.complete or not complete):
                 return snap
@@ -243,6 +263,7 @@ class SecretCache:
         self._next_refresh = self._monotonic() + self.refresh_interval_seconds * (
             1.0 - self.jitter_fraction * self._random()
         )
+        self._publish()
         return fresh
 
     def _failed(self, exc: Exception) -> Snapshot:
@@ -254,6 +275,7 @@ class SecretCache:
         ) * (1.0 - self.jitter_fraction * self._random())
         now = self._monotonic()
         self._next_refresh = now + delay
+        self._publish()
         snap = self._snapshot
         if snap is None:
             self._error = error

@@ -45,18 +45,20 @@ class SecretDocument:
     version_id: str
     document: Mapping[str, Any] = field(repr=False)
     ring: KeyRing | None = field(repr=False)
-    _encoded: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    texts: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    """Every entry as ``get_secret`` returns it: text, or JSON for objects (computed once)."""
+
+    def __post_init__(self) -> None:
+        texts = {
+            name: value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+            for name, value in self.document.items()
+            if value is not None
+        }
+        object.__setattr__(self, "texts", texts)
 
     def text(self, name: str) -> str | None:
         """The entry ``name`` as text (JSON for objects), or ``None`` when absent."""
-        value = self.document.get(name)
-        if value is None or isinstance(value, str):
-            return value
-        cached = self._encoded.get(name)
-        if cached is None:
-            cached = json.dumps(value, separators=(",", ":"))
-            self._encoded[name] = cached
-        return cached
+        return self.texts.get(name)
 
     @property
     def derived_from(self) -> str | None:

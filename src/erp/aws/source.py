@@ -80,6 +80,9 @@ class AwsSecretSource:
             **extra,
         )
         self._ring_memo: tuple[tuple[str | None, ...], KeyRing] | None = None
+        # get_secret's hot path: the cache's own method, one Python call fewer per lookup
+        self.lookup: Callable[[str], str | None] = self.cache.text
+        """The entry ``name`` of the ``AWSCURRENT`` version (JSON text for objects)."""
 
     @classmethod
     def from_env(cls, secret_id: str, *, environ: Mapping[str, str]) -> AwsSecretSource:
@@ -101,9 +104,6 @@ class AwsSecretSource:
 
     # -- SecretSource ------------------------------------------------------------------
 
-    def lookup(self, name: str) -> str | None:
-        """The entry ``name`` of the ``AWSCURRENT`` version (JSON text for objects)."""
-        return self.cache.snapshot().current.text(name)
 
     def describe(self) -> str:
         where = self.settings.where()
