@@ -78,7 +78,7 @@ def parse_key(text: str, where: str) -> FernetKey:
             f"that encrypts) and older keys go in {FALLBACK_NAME}, newest first"
         )
     try:
-        raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        raw = base64.b64decode(key.encode("ascii"), altchars=b"-_", validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise FernetKeyError(f"{where} is not url-safe base64; {_KEY_HELP}") from None
     if len(raw) != 32:

@@ -118,7 +118,7 @@ class PlainReporter:
 class RichReporter:
     """A progress bar with rows done, rows/s and ETA (on standard error)."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Any = None) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -137,7 +137,7 @@ class RichReporter:
                 speed = task.finished_speed or task.speed
                 return Text("? rows/s" if speed is None else f"{speed:,.0f} rows/s")
 
-        self.console = Console(stderr=True)
+        self.console = console if console is not None else Console(stderr=True)
         self._progress: Any = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

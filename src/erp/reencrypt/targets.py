@@ -1,9 +1,10 @@
 """Which database and which encrypted columns: parsing, discovery and validation.
 
-A database is a SQLAlchemy URL (``sqlite:///app.db``, ``postgresql://user@host/db``) or a
-plain file path (SQLite). Columns come from ``table.column`` options, a config file, or the
-application's SQLAlchemy metadata; each is checked against the live schema (table, column,
-single-column primary key) before anything is written.
+A database is a URL in SQLAlchemy's form (``sqlite:///app.db``, ``postgresql://user@host/db``,
+``postgresql+psycopg://...``) or a plain file path (SQLite). Columns come from
+``table.column`` options, a config file, or the application's SQLAlchemy metadata; each is
+checked against the live schema (table, column, single-column primary key) before anything
+is written, through the drivers themselves, so a run does not pay for importing SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from erp.errors import ConfigError
 from erp.reencrypt.errors import DatabaseUnavailable, TargetNotFound
@@ -34,33 +36,27 @@ class DatabaseRef:
     """A database to work on. ``display`` never contains a password."""
 
     kind: str  # "sqlite" or "postgresql"
-    url: str = ""  # full URL (may hold a password: never print it)
+    url: str = ""  # libpq URL for PostgreSQL (may hold a password: never print it)
     path: str = ""  # SQLite file
 
     @classmethod
     def parse(cls, text: str) -> DatabaseRef:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
+        """``sqlite:///rel.db``, ``sqlite:////abs.db``, a path, or ``postgresql[+driver]://``."""
         if "://" not in text:
             return cls.sqlite(text)
-        try:
-            url = make_url(text)
-        except ArgumentError:
-            raise ConfigError(
-                "--db is not a database URL; use sqlite:///path/to/file.db, a file path, or "
-                "postgresql://user@host:port/dbname"
-            ) from None
-        backend = url.get_backend_name()
-        if backend == "sqlite":
-            if not url.database or url.database == ":memory:":
+        scheme, rest = text.split("://", 1)
+        engine = scheme.split("+", 1)[0].lower()
+        if engine == "sqlite":
+            path = rest.split("?", 1)[0]
+            path = path[1:] if path.startswith("/") else path
+            if not path or path == ":memory:":
                 raise ConfigError("--db must name a SQLite file, not an in-memory database")
-            return cls.sqlite(url.database)
-        if backend == "postgresql":
-            url = url.set(drivername="postgresql+psycopg")
-            return cls("postgresql", url=url.render_as_string(hide_password=False))
+            return cls.sqlite(path)
+        if engine in ("postgresql", "postgres"):
+            return cls("postgresql", url=f"postgresql://{rest}")
         raise ConfigError(
-            f"--db uses the {backend!r} engine; re-encryption supports SQLite and PostgreSQL"
+            f"--db uses the {engine!r} engine; re-encryption supports SQLite "
+            "(sqlite:///path.db or a file path) and PostgreSQL (postgresql://user@host/db)"
         )
 
     @classmethod
@@ -75,37 +71,45 @@ class DatabaseRef:
     @classmethod
     def sqlite(cls, path: str | Path) -> DatabaseRef:
         resolved = Path(path).expanduser().resolve()
-        return cls("sqlite", url=f"sqlite:///{resolved}", path=str(resolved))
+        return cls("sqlite", path=str(resolved))
 
     @property
     def display(self) -> str:
         """The database's identity for output, logs and verify records (no password)."""
         if self.kind == "sqlite":
             return f"sqlite:///{self.path}"
-        from sqlalchemy.engine import make_url
-
-        url = make_url(self.url).set(drivername="postgresql", password=None)
-        return url.render_as_string(hide_password=True)
+        parts = urlsplit(self.url)
+        user = f"{parts.username}@" if parts.username else ""
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return f"postgresql://{user}{host}{port}{parts.path}"
 
     def libpq_url(self) -> str:
         """The URL in the form psycopg accepts."""
-        from sqlalchemy.engine import make_url
-
-        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        return self.url
 
     def check_reachable(self) -> None:
         """Raise :class:`DatabaseUnavailable` unless the database can be opened (no writes)."""
+        self.connect_readonly().close()
+
+    def connect_readonly(self) -> Any:
+        """A driver connection for schema checks and scans; never creates a SQLite file."""
         if self.kind == "sqlite":
+            import sqlite3
+
             if not Path(self.path).is_file():
                 raise DatabaseUnavailable(
                     f"SQLite database {self.path} does not exist; check --db "
                     "(it is never created by re-encryption)"
                 )
-            return
+            try:
+                return sqlite3.connect(f"{Path(self.path).as_uri()}?mode=ro", uri=True)
+            except sqlite3.Error as exc:
+                raise DatabaseUnavailable(f"cannot open {self.display}: {exc}") from None
         import psycopg
 
         try:
-            psycopg.connect(self.libpq_url(), connect_timeout=10).close()
+            return psycopg.connect(self.url, connect_timeout=10)
         except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DatabaseUnavailable(
@@ -113,31 +117,14 @@ class DatabaseRef:
                 "that the server runs and accepts connections"
             ) from None
 
-    def engine(self) -> Any:
-        """A SQLAlchemy engine (for schema inspection), opened read-only for SQLite."""
-        from sqlalchemy import create_engine
-
-        if self.kind == "sqlite":
-            uri = Path(self.path).as_uri() + "?mode=ro"
-            return create_engine("sqlite://", creator=lambda: _sqlite_ro(uri))
-        return create_engine(self.url, connect_args={"connect_timeout": 10})
-
 
 DatabaseLike = DatabaseRef | str | Path
 """What the functions taking a database accept."""
 
 
-def _sqlite_ro(uri: str) -> Any:
-    import sqlite3
-
-    return sqlite3.connect(uri, uri=True)
-
-
 def _scrub(text: str, db: DatabaseRef) -> str:
-    from sqlalchemy.engine import make_url
-
-    password = make_url(db.url).password if db.url else None
-    return text.replace(str(password), "***") if password else text
+    password = urlsplit(db.url).password if db.url else None
+    return text.replace(password, "***") if password else text
 
 
 @dataclass(frozen=True)
@@ -219,28 +206,32 @@ def _split_table(table: str) -> tuple[str | None, str]:
 
 def resolve_targets(db: DatabaseRef, columns: Sequence[tuple[str, str]]) -> list[Target]:
     """Check every column against the live schema; one :class:`TargetNotFound` per problem."""
-    from sqlalchemy import inspect
-    from sqlalchemy.exc import SQLAlchemyError
-
     if not columns:
         raise ConfigError(
             "name the encrypted columns: --column table.column (repeatable), --config FILE, "
             "or --metadata module:attribute"
         )
-    db.check_reachable()
-    engine = db.engine()
-    targets: list[Target] = []
+    conn = db.connect_readonly()
     try:
-        with engine.connect() as conn:
-            inspector = inspect(conn)
-            for table, column in _unique(columns):
-                targets.append(_target(db, inspector, conn, table, column))
-    except SQLAlchemyError as exc:
-        reason = _scrub(str(getattr(exc, "orig", None) or exc), db)
-        raise DatabaseUnavailable(f"cannot read the schema of {db.display}: {reason}") from None
+        inspect = _sqlite_schema if db.kind == "sqlite" else _postgres_schema
+        targets = []
+        for table, column in _unique(columns):
+            names, pk, types = inspect(conn, table)
+            if names is None:
+                raise TargetNotFound(
+                    f"table {table!r} does not exist in {db.display}; check --column"
+                )
+            targets.append(_target(db, table, column, names, pk, types))
+        return targets
+    except (TargetNotFound, ConfigError):
+        raise
+    except Exception as exc:  # a driver error while reading the catalog
+        reason = _scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else "", db)
+        raise DatabaseUnavailable(
+            f"cannot read the schema of {db.display}: {type(exc).__name__} {reason}"
+        ) from None
     finally:
-        engine.dispose()
-    return targets
+        conn.close()
 
 
 def _unique(columns: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -250,17 +241,62 @@ def _unique(columns: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return list(seen)
 
 
-def _target(db: DatabaseRef, inspector: Any, conn: Any, table: str, column: str) -> Target:
+Schema = tuple[list[str] | None, list[str], dict[str, str]]
+"""(column names or None if the table is missing, primary key columns, column types)."""
+
+
+def _sqlite_schema(conn: Any, table: str) -> Schema:
     schema, name = _split_table(table)
-    if not inspector.has_table(name, schema=schema):
-        raise TargetNotFound(f"table {table!r} does not exist in {db.display}; check --column")
-    info = {c["name"]: c for c in inspector.get_columns(name, schema=schema)}
-    if column not in info:
+    prefix = f"{_quote(schema)}." if schema else ""
+    rows = conn.execute(f"PRAGMA {prefix}table_info({_quote(name)})").fetchall()
+    if not rows:
+        return None, [], {}
+    keyed = sorted((r[5], r[1]) for r in rows if r[5])
+    return [r[1] for r in rows], [n for _i, n in keyed], {r[1]: r[2] for r in rows}
+
+
+def _postgres_schema(conn: Any, table: str) -> Schema:
+    schema, name = _split_table(table)
+    rel = f"{_quote(schema)}.{_quote(name)}" if schema else _quote(name)
+    cur = conn.cursor()
+    cur.execute("SELECT to_regclass(%s)", (rel,))
+    if cur.fetchone()[0] is None:
+        conn.rollback()
+        return None, [], {}
+    cur.execute(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        (rel,),
+    )
+    types = dict(cur.fetchall())
+    cur.execute(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a "
+        "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indrelid = %s::regclass AND i.indisprimary",
+        (rel,),
+    )
+    pk = [r[0] for r in cur.fetchall()]
+    conn.rollback()
+    return list(types), pk, types
+
+
+def _quote(identifier: str | None) -> str:
+    return '"' + str(identifier).replace('"', '""') + '"'
+
+
+def _target(
+    db: DatabaseRef,
+    table: str,
+    column: str,
+    names: list[str],
+    pk: list[str],
+    types: dict[str, str],
+) -> Target:
+    if column not in names:
         raise TargetNotFound(
             f"column {column!r} does not exist in table {table!r} of {db.display} "
-            f"(columns: {', '.join(info)}); check --column"
+            f"(columns: {', '.join(names)}); check --column"
         )
-    pk = inspector.get_pk_constraint(name, schema=schema).get("constrained_columns") or []
     if len(pk) != 1:
         what = "no primary key" if not pk else f"a {len(pk)}-column primary key"
         raise TargetNotFound(
@@ -269,23 +305,6 @@ def _target(db: DatabaseRef, inspector: Any, conn: Any, table: str, column: str)
         )
     if pk[0] == column:
         raise TargetNotFound(f"{table}.{column} is the primary key itself; it cannot be rewritten")
-    pk_type = value_type = ""
     if db.kind == "postgresql":
-        from sqlalchemy import text
-
-        rows = conn.execute(
-            text(
-                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-                "WHERE attrelid = CAST(:rel AS regclass) AND attname IN (:pk, :col)"
-            ),
-            {"rel": _pg_regclass(table), "pk": pk[0], "col": column},
-        ).all()
-        types = dict(rows)
-        pk_type, value_type = types[pk[0]], types[column]
-    return Target(table, column, pk[0], pk_type, value_type)
-
-
-def _pg_regclass(table: str) -> str:
-    schema, name = _split_table(table)
-    quoted = '"' + name.replace('"', '""') + '"'
-    return ('"' + schema.replace('"', '""') + '".' + quoted) if schema else quoted
+        return Target(table, column, pk[0], types[pk[0]], types[column])
+    return Target(table, column, pk[0])

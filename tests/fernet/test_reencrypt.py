@@ -1,0 +1,171 @@
+"""Re-encryption on SQLite and PostgreSQL: every row under the new key, plaintexts and
+timestamps kept, unreadable rows reported and left alone, checkpoints resumed, workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from erp.audit import AuditLog
+from erp.fernet import FernetKeyRing
+from erp.reencrypt import reencrypt
+from erp.reencrypt.jobs import BATCHES
+from erp.vault import VaultFile
+
+from .conftest import EncryptedTable, KeyFactory, TableFactory
+
+
+def _timestamps(table: EncryptedTable, key: str) -> dict[int, int]:
+    fernet = Fernet(key)
+    return {pk: fernet.extract_timestamp(v) for pk, v in table.values().items() if v is not None}
+
+
+def test_every_row_moves_to_the_primary_with_plaintext_and_timestamp_kept(
+    any_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    """After a run every value opens with the new key alone; plaintexts and timestamps equal."""
+    old, new = new_key(), new_key()
+    table = any_table(300, old, nulls=(7, 150))
+    stamps = _timestamps(table, old)
+    ring = FernetKeyRing.from_keys(new, [old])
+    report = reencrypt(table.db, table.columns, ring, batch_size=40, vault=vault, log=log)
+    assert report.ok
+    assert table.under_only(new) == []
+    assert table.checksum(FernetKeyRing.from_keys(new)) == table.expected_checksum()
+    assert _timestamps(table, new) == stamps
+    column = report.columns[0]
+    assert (column.totals.rotated, column.totals.nulls, column.totals.current) == (298, 2, 0)
+    assert column.totals.finished
+    events = [e["event"] for e in log.entries()]
+    assert events == ["fernet.reencrypt.start", "fernet.reencrypt"]
+    assert log.entries()[-1]["outcome"] == "complete"
+
+
+def test_rows_already_under_the_primary_are_not_rewritten(
+    any_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    """A second pass reads every row and rewrites none."""
+    old, new = new_key(), new_key()
+    table = any_table(120, old)
+    ring = FernetKeyRing.from_keys(new, [old])
+    reencrypt(table.db, table.columns, ring, batch_size=50, vault=vault, log=log)
+    before = table.values()
+    again = reencrypt(table.db, table.columns, ring, batch_size=50, vault=vault, log=log)
+    assert table.values() == before
+    assert again.columns[0].this_run.rotated == 0
+    assert again.columns[0].totals.current == 120
+    assert again.columns[0].job_id.endswith("#2")
+
+
+def test_unreadable_row_is_reported_left_untouched_and_the_rest_finished(
+    any_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    """A value no key opens is named by table and pk, kept as is; the run ends not ok."""
+    old, new, stranger = new_key(), new_key(), new_key()
+    table = any_table(100, old)
+    foreign = Fernet(stranger).encrypt(b"lost").decode()
+    table.put(42, foreign)
+    table.put(77, "plain text left in the column")
+    ring = FernetKeyRing.from_keys(new, [old])
+    report = reencrypt(table.db, table.columns, ring, batch_size=30, vault=vault, log=log)
+    assert report.finished
+    assert not report.ok
+    assert report.unreadable == [("secrets.secret", 42), ("secrets.secret", 77)]
+    values = table.values()
+    assert values[42] == foreign
+    assert values[77] == "plain text left in the column"
+    assert sorted(table.under_only(new)) == [42, 77]
+    assert log.entries()[-1]["outcome"] == "unreadable rows"
+
+
+def test_killed_run_resumes_without_redoing_finished_batches(
+    any_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    """A run that stops after some batches resumes the same pass; done batches stay as written."""
+    old, new = new_key(), new_key()
+    table = any_table(200, old)
+    ring = FernetKeyRing.from_keys(new, [old])
+    writes = 0
+
+    class Stop(Exception):
+        pass
+
+    def stop_third_write(target: Any, rows: list[tuple[Any, Any]]) -> None:
+        nonlocal writes
+        writes += 1
+        if writes == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        reencrypt(
+            table.db,
+            table.columns,
+            ring,
+            batch_size=50,
+            vault=vault,
+            log=log,
+            before_write=stop_third_write,
+            pipeline=False,
+        )
+    first_pass = table.values()
+    done_early = {pk: v for pk, v in first_pass.items() if pk <= 100}
+    assert table.under_only(new) == list(range(101, 201))
+    assert log.entries()[-1]["outcome"] == "failed: Stop"
+    report = reencrypt(table.db, table.columns, ring, batch_size=50, vault=vault, log=log)
+    run = report.columns[0]
+    assert run.resumed
+    assert run.job_id.endswith("#1")
+    assert run.this_run.rows == 100
+    assert {pk: v for pk, v in table.values().items() if pk <= 100} == done_early
+    assert table.under_only(new) == []
+    assert table.checksum(FernetKeyRing.from_keys(new)) == table.expected_checksum()
+
+
+def test_two_workers_split_the_table(
+    any_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    """``workers=2`` runs two processes that each take batches; every row ends under the key."""
+    old, new = new_key(), new_key()
+    table = any_table(400, old)
+    ring = FernetKeyRing.from_keys(new, [old])
+    report = reencrypt(
+        table.db, table.columns, ring, workers=2, batch_size=25, vault=vault, log=log
+    )
+    assert report.ok
+    assert report.rows_this_run == 400
+    assert table.under_only(new) == []
+    assert table.checksum(FernetKeyRing.from_keys(new)) == table.expected_checksum()
+    workers = {row[0] for row in table.query(f"SELECT worker FROM {BATCHES}")}  # noqa: S608
+    assert workers == {"w1", "w2"}
+
+
+def test_rows_added_outside_the_planned_span_are_covered(
+    sqlite_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    """The last range is open above: rows inserted past the planned span are still covered."""
+    old, new = new_key(), new_key()
+    table = sqlite_table(60, old)
+    ring = FernetKeyRing.from_keys(new, [old])
+    inserted = False
+
+    def insert_outside(target: Any, rows: list[tuple[Any, Any]]) -> None:
+        nonlocal inserted
+        if not inserted:
+            inserted = True
+            for pk in (10_000, 20_000):
+                token = Fernet(old).encrypt(b"late").decode()
+                table.query("INSERT INTO secrets (id, secret) VALUES (?, ?)", (pk, token))
+                table.plain[pk] = b"late"
+
+    reencrypt(
+        table.db,
+        table.columns,
+        ring,
+        batch_size=20,
+        vault=vault,
+        log=log,
+        before_write=insert_outside,
+    )
+    assert table.under_only(new) == []
