@@ -22,9 +22,9 @@ from erp.aws.errors import (
 )
 from erp.aws.rotation import STEPS, RotationHandler
 from erp.clock import FrozenClock
-from erp.keyring import KeyRing, KeyState, RotationPolicy
+from erp.keyring import KeyRing, KeyState, RotationPolicy, generate_secret
 
-from .conftest import Faults, label, make_ring, stages_of, start_rotation
+from .conftest import SECRET_NAME, Faults, label, make_ring, stages_of, start_rotation
 
 POLICY = RotationPolicy(max_token_ttl=timedelta(hours=1), leeway=timedelta(seconds=30))
 
@@ -176,6 +176,29 @@ def test_keys_past_their_retirement_are_pruned_by_the_rotation(
     for step in STEPS[1:]:
         handler.handle(_event(step, secret_arn, second))
     assert ring.active.id not in _ring_at(sm, secret_arn, "AWSCURRENT")
+
+
+def test_a_hand_made_ring_starts_its_retirement_clock_at_the_first_rotation(
+    handler: RotationHandler, sm: Any, clock: FrozenClock
+) -> None:
+    """Retiring keys without JWT_KEYS times are pruned one token lifetime after a rotation."""
+    old, current = generate_secret(), generate_secret()
+    doc = {"JWT_SECRETS": {"old": old, "cur": current}, "JWT_SECRET_ID": "cur"}
+    arn = sm.create_secret(Name=SECRET_NAME, SecretString=json.dumps(doc))["ARN"]
+    first = str(uuid.uuid4())
+    start_rotation(sm, arn, first)
+    handler.handle(_event("createSecret", arn, first))
+    pending = _ring_at(sm, arn, "AWSPENDING")
+    kept = pending.get("old")
+    assert kept is not None
+    assert kept.deactivated_at == clock()
+    for step in STEPS[1:]:
+        handler.handle(_event(step, arn, first))
+    clock.advance(POLICY.max_token_ttl + POLICY.leeway + timedelta(seconds=1))
+    second = str(uuid.uuid4())
+    start_rotation(sm, arn, second)
+    result = handler.handle(_event("createSecret", arn, second))
+    assert {k["id"] for k in result["pruned"]} == {"old", "cur"}
 
 
 def test_staged_policy_stages_first_then_promotes_what_every_instance_has(

@@ -29,7 +29,8 @@ import logging
 import os
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from erp.aws.cache import CURRENT, PENDING
@@ -53,7 +54,7 @@ from erp.aws.errors import (
 )
 from erp.clock import Clock, system_clock
 from erp.errors import ErpError, InvalidToken
-from erp.keyring import KeyRing, RotationPolicy, prune, rotate
+from erp.keyring import KeyRing, KeyState, RotationPolicy, prune, rotate
 
 __all__ = ["STEPS", "RotationHandler", "RotationRequest", "lambda_handler"]
 
@@ -219,7 +220,7 @@ class RotationHandler:
                 "active": _key(pending_ring),
             }
         now = self.clock()
-        rotated = rotate(ring, now, self.policy)
+        rotated = rotate(_start_unknown_retirements(ring, now), now, self.policy)
         pruned = prune(rotated.ring, now, self.policy)
         doc = ring_document(pruned.ring, base=current.document, derived_from=current_id)
         params: dict[str, Any] = {
@@ -380,6 +381,23 @@ class RotationHandler:
             VersionStage=PENDING,
             RemoveFromVersionId=token,
         )
+
+
+def _start_unknown_retirements(ring: KeyRing, now: datetime) -> KeyRing:
+    """Retiring keys of unknown age (a hand-made ring) start their retirement clock now.
+
+    As for the vault file: without a deactivation time a key could never be pruned.
+    """
+    if all(k.deactivated_at is not None for k in ring.keys if k.state is KeyState.RETIRING):
+        return ring
+    return KeyRing(
+        tuple(
+            replace(k, deactivated_at=now)
+            if k.state is KeyState.RETIRING and k.deactivated_at is None
+            else k
+            for k in ring.keys
+        )
+    )
 
 
 def _key(ring: KeyRing) -> dict[str, str]:

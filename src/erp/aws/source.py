@@ -104,7 +104,6 @@ class AwsSecretSource:
 
     # -- SecretSource ------------------------------------------------------------------
 
-
     def describe(self) -> str:
         where = self.settings.where()
         return f"AWS Secrets Manager secret {self.secret_id!r} (AWSCURRENT, {where})"
