@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from erp.alerts.testing import Receiver, Reply
 from erp.audit import AuditLog
 from erp.cli import main
 from erp.clock import FrozenClock
 from erp.keyring import RotationPolicy
 from erp.rotation.jwt import rotate_key
 from erp.vault import VaultFile
-
-from .conftest import Receiver, Reply
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -17,10 +17,9 @@ from erp.alerts.lambda_check import handler as check_handler
 from erp.alerts.lambda_check import report_messages
 from erp.alerts.lambda_notify import UnknownMessage, messages_of
 from erp.alerts.lambda_notify import handler as notify_handler
+from erp.alerts.testing import Receiver, Reply, pagerduty_pages
 from erp.clock import FrozenClock
 from erp.errors import ConfigError
-
-from .conftest import Receiver, Reply, pagerduty_pages
 
 ACCOUNT = "1" * 12
 
@@ -360,3 +359,28 @@ def test_eventbridge_rule_routes_rotation_events_by_arn_and_aRN(
         "resolve",
         f"erp/rotation_failed/aws:{ARN}",
     )
+
+
+def test_notifier_reads_routing_key_from_the_alert_secret_in_aws(
+    aws_env: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    routing_key: str,
+    transport: Transport,
+) -> None:
+    """As deployed: ERP_AWS_SECRET_ID names the alert secret, and get_secret reads the
+    routing key from it (never from the template or the Lambda's environment)."""
+    import boto3
+
+    import erp.secrets
+
+    sm = boto3.client("secretsmanager", endpoint_url=aws_env)
+    secret = {"ERP_PAGERDUTY_ROUTING_KEY": routing_key}
+    arn = sm.create_secret(Name="erp/alerts", SecretString=json.dumps(secret))["ARN"]
+    monkeypatch.setenv("ERP_AWS_SECRET_ID", arn)
+    monkeypatch.setenv("ERP_PAGERDUTY_EVENTS_URL", receiver.url("/pd"))
+    erp.secrets.reset()
+    notify_handler(cloudtrail_event("RotationFailed"), None, transport=transport)
+    (body,) = receiver.bodies("/pd")
+    assert body["routing_key"] == routing_key
+    assert body["dedup_key"] == f"erp/rotation_failed/aws:{ARN}"

@@ -65,7 +65,7 @@ RESOLVING_EVENTS: Mapping[str, tuple[Condition, ...]] = {
 _DETAIL_TYPES = ("AWS Service Event via CloudTrail", "AWS API Call via CloudTrail")
 
 
-def event_pattern(secret_arns: list[str] | None = None) -> dict[str, Any]:
+def event_pattern(secret_arns: list[Any] | None = None) -> dict[str, Any]:
     """The EventBridge pattern for these events (optionally for some secrets only).
 
     Matching one secret across event kinds needs every key that may hold its ARN,

@@ -221,8 +221,8 @@ def check_rotation_rules(
             RuleProblem(
                 "conflict",
                 "RotationRules set both AutomaticallyAfterDays and ScheduleExpression; "
-                "Secrets Manager accepts one or the other: keep ScheduleExpression "
-                f"(for example rate({days} days))",
+                "Secrets Manager accepts one or the other: keep only ScheduleExpression "
+                "(AutomaticallyAfterDays: N is the same as rate(N days))",
             )
         )
     if days is None and expression is None:

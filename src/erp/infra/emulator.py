@@ -2,9 +2,10 @@
 
 The moto emulator's CloudFormation reports ``CREATE_COMPLETE`` even when it skipped
 resource types it does not implement, and drops outputs and references that name them.
-:func:`create_stack_strict` compares the stack with the template: a resource of a type in
-:data:`EMULATOR_UNSUPPORTED` is a known, listed exclusion; any other missing resource or
-output is an error. :func:`verify_resources` then asks each service for what was created.
+:func:`create_stack_strict` takes the types listed in :data:`EMULATOR_UNSUPPORTED` out
+first (each a known exclusion with its reason; what refers to them must be substituted),
+then compares the stack with the rest of the template: any resource or output missing
+is an error. :func:`verify_resources` then asks each service for what was created.
 """
 
 from __future__ import annotations
@@ -105,7 +106,13 @@ def create_stack_strict(
     parameters: Mapping[str, str] | None = None,
     unsupported: Mapping[str, str] = EMULATOR_UNSUPPORTED,
 ) -> StackResources:
-    """Create the stack and prove every resource and output the emulator supports exists."""
+    """Create the stack and prove every resource and output the emulator supports exists.
+
+    Resources of an unsupported type are taken out before the emulator sees them and
+    returned as ``excluded`` with the reason; nothing may still refer to them (substitute
+    them first, see :func:`substitute_refs`). Every other resource and every output must
+    then exist, or :class:`StrictDeployError` names what the emulator skipped.
+    """
     transform = template.get("Transform")
     transforms = transform if isinstance(transform, list) else [transform] if transform else []
     if any(str(t).startswith("AWS::Serverless") for t in transforms):
@@ -113,9 +120,37 @@ def create_stack_strict(
             "the template uses the SAM transform, which the emulator does not expand: every "
             "AWS::Serverless::* resource would be skipped while the stack reports success"
         )
+    excluded: dict[str, tuple[str, str]] = {}
+    for logical_id, resource in resources(template):
+        kind = str(resource.get("Type"))
+        reason = _unsupported(kind, unsupported)
+        if reason is not None:
+            excluded[logical_id] = (kind, reason)
+    body = copy.deepcopy(dict(template))
+    for logical_id in excluded:
+        del body["Resources"][logical_id]
+    dangling: list[tuple[str, str]] = []
+    for section in ("Resources", "Outputs"):
+        for name, item in (body.get(section) or {}).items():
+            if isinstance(item, dict) and "DependsOn" in item:
+                kept = [d for d in _as_list(item["DependsOn"]) if d not in excluded]
+                if kept:
+                    item["DependsOn"] = kept
+                else:
+                    del item["DependsOn"]
+            for target in sorted(_references(item) & set(excluded)):
+                dangling.append((f"{section[:-1].lower()} {name}", target))
+    if dangling:
+        refs = "; ".join(
+            f"{who} refers to {target} ({excluded[target][0]})" for who, target in dangling
+        )
+        raise StrictDeployError(
+            f"the emulator cannot create these, but {refs}: create them through the API and "
+            "substitute their references (substitute_refs)"
+        )
     cloudformation.create_stack(
         StackName=stack_name,
-        TemplateBody=dump_template(template),
+        TemplateBody=dump_template(body),
         Parameters=[
             {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
         ],
@@ -126,6 +161,28 @@ def create_stack_strict(
         raise StrictDeployError(
             f"stack {stack_name} is {stack['StackStatus']}: {stack.get('StackStatusReason')}"
         )
+    created = _stack_resources(cloudformation, stack_name)
+    skipped = [
+        f"resource {logical_id} ({resource.get('Type')})"
+        for logical_id, resource in resources(body)
+        if logical_id not in created
+    ]
+    outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs") or ()}
+    skipped += [f"output {name}" for name in body.get("Outputs") or {} if name not in outputs]
+    if skipped:
+        raise StrictDeployError(
+            f"the emulator reported {stack_name} CREATE_COMPLETE but silently skipped "
+            f"{', '.join(skipped)}; work around it, or list the type in "
+            "EMULATOR_UNSUPPORTED with the reason"
+        )
+    return StackResources(stack_name, created, excluded, outputs)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _stack_resources(cloudformation: Any, stack_name: str) -> dict[str, tuple[str, str]]:
     created: dict[str, tuple[str, str]] = {}
     token: str | None = None
     while True:
@@ -135,36 +192,11 @@ def create_stack_strict(
         page = cloudformation.list_stack_resources(**kwargs)
         for summary in page["StackResourceSummaries"]:
             logical = summary.get("LogicalResourceId")
-            if logical:
+            if logical:  # the emulator lists skipped resources with an empty id
                 created[logical] = (summary["ResourceType"], summary.get("PhysicalResourceId", ""))
         token = page.get("NextToken")
         if not token:
-            break
-    excluded: dict[str, tuple[str, str]] = {}
-    skipped: list[str] = []
-    for logical_id, resource in resources(template):
-        kind = str(resource.get("Type"))
-        if logical_id in created:
-            continue
-        reason = _unsupported(kind, unsupported)
-        if reason is None:
-            skipped.append(f"resource {logical_id} ({kind})")
-        else:
-            excluded[logical_id] = (kind, reason)
-    outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs") or ()}
-    for name, output in (template.get("Outputs") or {}).items():
-        if name in outputs:
-            continue
-        if _references(output) & set(excluded):
-            continue  # it names an excluded resource: the emulator drops it, as listed
-        skipped.append(f"output {name}")
-    if skipped:
-        raise StrictDeployError(
-            f"the emulator reported {stack_name} CREATE_COMPLETE but silently skipped "
-            f"{', '.join(skipped)}; implement a workaround or list the type in "
-            "EMULATOR_UNSUPPORTED with the reason"
-        )
-    return StackResources(stack_name, created, excluded, outputs)
+            return created
 
 
 Verifier = Callable[[Callable[[str], Any], str, Mapping[str, Any], StackResources], None]
@@ -198,7 +230,11 @@ VERIFIERS: Mapping[str, Verifier] = {
         for g in c("logs").describe_log_groups(logGroupNamePrefix=p)["logGroups"]
         if g["logGroupName"] == p
     ),
-    "AWS::KMS::Key": lambda c, p, _, __: c("kms").describe_key(KeyId=p),
+    # list_keys, not describe_key: moto's describe_key crashes on a key whose policy came
+    # from a template as an object rather than JSON text.
+    "AWS::KMS::Key": lambda c, p, _, __: next(
+        k for k in c("kms").list_keys()["Keys"] if p in (k["KeyId"], k["KeyArn"])
+    ),
     "AWS::SNS::Topic": lambda c, p, _, __: c("sns").get_topic_attributes(TopicArn=p),
     "AWS::SQS::Queue": lambda c, p, _, __: c("sqs").get_queue_attributes(QueueUrl=p),
     "AWS::Events::Rule": lambda c, p, _, __: c("events").describe_rule(Name=p.split("/")[-1]),
