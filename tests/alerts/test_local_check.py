@@ -222,3 +222,32 @@ def test_old_fernet_keys_kept_for_weeks_are_reported(clock: FrozenClock, tmp_pat
     assert conditions(report) == [("old_keys_not_retired", "warning")]
     assert len(report.findings[0].details["old_keys"]) == 2
     assert report.worst == Severity.WARNING
+
+
+def test_intact_rotation_log_is_fine_and_an_edited_one_is_an_error(
+    clock: FrozenClock, vault: VaultFile, log: AuditLog
+) -> None:
+    """The check verifies the rotation log's chain against the vault: an edited line is an
+    error (the audit trail was changed), named with the fix."""
+    rotate_key(vault=vault, log=log, policy=POLICY, clock=clock)
+    rotate_key(vault=vault, log=log, policy=POLICY, clock=clock)
+    config = CheckConfig(vault_paths=(vault.path,), local=OPTIONS, log_path=log.path)
+    assert run_check(config, clock=clock).findings == ()
+    lines = log.path.read_text().splitlines()
+    lines[0] = lines[0].replace('"rotate"', '"r0tate"')
+    log.path.write_text("\n".join(lines) + "\n")
+    report = run_check(config, clock=clock)
+    assert conditions(report) == [("rotation_log_broken", "error")]
+    assert "erp-secrets audit verify" in report.findings[0].summary
+
+
+def test_log_missing_its_last_entry_is_a_warning_the_next_rotation_repairs(
+    clock: FrozenClock, vault: VaultFile, log: AuditLog
+) -> None:
+    """A rotation interrupted after its commit point: the vault has the entry, the log not."""
+    rotate_key(vault=vault, log=log, policy=POLICY, clock=clock)
+    rotate_key(vault=vault, log=log, policy=POLICY, clock=clock)
+    lines = log.path.read_text().splitlines()
+    log.path.write_text("\n".join(lines[:-1]) + "\n")
+    config = CheckConfig(vault_paths=(vault.path,), local=OPTIONS, log_path=log.path)
+    assert conditions(run_check(config, clock=clock)) == [("rotation_log_broken", "warning")]

@@ -4,6 +4,8 @@ Configuration (each also an argument of :meth:`CheckConfig.from_env`):
 
 ``ERP_VAULT_FILE``
     the vault file(s) to inspect (``os.pathsep``-separated; default ``./jwt_secrets.json``).
+``ERP_ROTATION_LOG``
+    the rotation log verified with the (first) vault file (default ``logs/jwt_rotation.log``).
 ``ERP_CHECK_AWS_SECRET_IDS``
     comma-separated secret names or ARNs; default ``ERP_AWS_SECRET_ID`` when set.
 ``ERP_CHECK_DUE_WITHIN_DAYS``
@@ -27,6 +29,7 @@ from erp.alerts.aws import AwsCheckOptions, check_aws_secrets, secretsmanager_cl
 from erp.alerts.delivery import DeliveryResult
 from erp.alerts.findings import Report, Severity
 from erp.alerts.local import LocalCheckOptions, check_vault_file
+from erp.audit import DEFAULT_ROTATION_LOG
 from erp.clock import Clock, system_clock
 from erp.errors import ConfigError
 from erp.keyring import RotationPolicy
@@ -74,6 +77,7 @@ class CheckConfig:
 
     vault_paths: tuple[Path, ...] = ()
     aws_secret_ids: tuple[str, ...] = ()
+    log_path: Path | None = None
     local: LocalCheckOptions = field(default_factory=LocalCheckOptions)
     aws: AwsCheckOptions = field(default_factory=AwsCheckOptions)
 
@@ -88,6 +92,7 @@ class CheckConfig:
         *,
         vault_paths: Sequence[Path] | None = None,
         aws_secret_ids: Sequence[str] | None = None,
+        log_path: Path | None = None,
         due_within_days: float | None = None,
         include_local: bool = True,
         include_aws: bool = True,
@@ -106,9 +111,12 @@ class CheckConfig:
             text = env.get("ERP_CHECK_AWS_SECRET_IDS") or env.get("ERP_AWS_SECRET_ID") or ""
             aws_secret_ids = [s.strip() for s in text.split(",") if s.strip()]
         fernet_days = _number(env, "ERP_FERNET_ROTATION_INTERVAL_DAYS", 90.0)
+        if log_path is None and include_local:
+            log_path = Path(env.get("ERP_ROTATION_LOG") or DEFAULT_ROTATION_LOG)
         return cls(
             vault_paths=tuple(vault_paths) if include_local else (),
             aws_secret_ids=tuple(aws_secret_ids) if include_aws else (),
+            log_path=log_path if include_local else None,
             local=LocalCheckOptions(
                 due_within=due_within,
                 policy=RotationPolicy.from_env(env),
@@ -124,7 +132,11 @@ def run_check(
     """Check every configured vault file and AWS secret at ``clock()``; never raises for
     a source that cannot be read (that is a ``check_failed`` finding)."""
     now = clock()
-    parts = [check_vault_file(path, now, config.local) for path in config.vault_paths]
+    # the rotation log belongs to the first (main) vault file, as in 'erp-secrets audit verify'
+    parts = [
+        check_vault_file(path, now, config.local, config.log_path if i == 0 else None)
+        for i, path in enumerate(config.vault_paths)
+    ]
     if config.aws_secret_ids:
         client = aws_client if aws_client is not None else secretsmanager_client
         parts.append(

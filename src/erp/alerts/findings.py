@@ -77,6 +77,7 @@ class Condition(StrEnum):
     STAGED_KEY_NOT_PROMOTED = "staged_key_not_promoted"
     OLD_KEYS_NOT_RETIRED = "old_keys_not_retired"
     VAULT_PERMISSIONS = "vault_permissions"
+    ROTATION_LOG_BROKEN = "rotation_log_broken"
     CHECK_FAILED = "check_failed"
     ALARM = "alarm"
 
@@ -94,6 +95,7 @@ _TITLES = {
     Condition.STAGED_KEY_NOT_PROMOTED: "Staged key never promoted",
     Condition.OLD_KEYS_NOT_RETIRED: "Old keys not retired",
     Condition.VAULT_PERMISSIONS: "Vault file readable by others",
+    Condition.ROTATION_LOG_BROKEN: "Rotation log does not verify",
     Condition.CHECK_FAILED: "Check could not run",
     Condition.ALARM: "Alarm",
 }

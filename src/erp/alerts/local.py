@@ -24,6 +24,7 @@ __all__ = [
     "LocalCheckOptions",
     "check_fernet_document",
     "check_jwt_ring",
+    "check_rotation_log",
     "check_vault_file",
     "check_vault_mode",
     "local_subject_id",
@@ -245,10 +246,43 @@ def check_fernet_document(
     return Report(now, (subject,), tuple(findings))
 
 
-def check_vault_file(path: Path, now: datetime, options: LocalCheckOptions) -> Report:
-    """All local checks on one vault file; a missing file is not an error (nothing to check)."""
+def check_rotation_log(log_path: Path, head: Mapping[str, Any] | None, now: datetime) -> Report:
+    """The rotation log's hash chain, anchored to the vault's record of its newest entry.
+
+    An edited, deleted or reordered line is an error (someone changed the audit trail); an
+    entry the vault committed but the log lacks (a rotation interrupted after its commit
+    point) is a warning, which the next rotation repairs.
+    """
+    from erp.audit import AuditLog
+
+    subject = Subject(local_subject_id("log", log_path), "rotation-log", f"rotation log {log_path}")
+    if not log_path.exists() and head is None:
+        return Report(now)
+    report = AuditLog(log_path).verify(head)
+    if report.ok:
+        return Report(now, (subject,))
+    repair_only = report.repairable >= len(report.problems)
+    more = f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+    finding = Finding(
+        subject,
+        Condition.ROTATION_LOG_BROKEN,
+        Severity.WARNING if repair_only else Severity.ERROR,
+        f"rotation log {log_path} does not verify: {report.problems[0]}{more}; run "
+        "'erp-secrets audit verify'"
+        + (" (the next rotation completes it)" if repair_only else " and restore it from backup"),
+        None,
+        {"problems": report.problems[:10], "entries": report.entries},
+    )
+    return Report(now, (subject,), (finding,))
+
+
+def check_vault_file(
+    path: Path, now: datetime, options: LocalCheckOptions, log_path: Path | None = None
+) -> Report:
+    """All local checks on one vault file (and its rotation log, when given); a missing
+    vault file is not an error (nothing to check)."""
     from erp.rotation.jwt import ring_from_document
-    from erp.vault import VaultFile
+    from erp.vault import META_KEY, VaultFile
 
     try:
         st = os.stat(path)
@@ -267,7 +301,11 @@ def check_vault_file(path: Path, now: datetime, options: LocalCheckOptions) -> R
         report = report.merged(_failed(path, now, str(exc), kind="jwt"))
     else:
         report = report.merged(check_jwt_ring(ring, path, now, options))
-    return report.merged(check_fernet_document(doc, path, now, options))
+    report = report.merged(check_fernet_document(doc, path, now, options))
+    if log_path is not None:
+        head = (doc.get(META_KEY) or {}).get("audit")
+        report = report.merged(check_rotation_log(log_path, head, now))
+    return report
 
 
 def _failed(path: Path, now: datetime, problem: str, kind: str = "file") -> Report:

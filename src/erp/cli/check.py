@@ -24,7 +24,7 @@ import click
 from erp.alerts.check import CheckConfig, exit_code, run_check
 from erp.alerts.delivery import DeliveryResult
 from erp.alerts.findings import Report, Severity
-from erp.cli.common import print_json, vault_option, when
+from erp.cli.common import log_option, print_json, vault_option, when
 from erp.clock import system_clock, to_iso
 from erp.errors import ConfigError
 
@@ -88,6 +88,7 @@ def _table(report: Report, deliveries: list[DeliveryResult]) -> None:
 
 @click.command("check")
 @vault_option
+@log_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option(
     "--due-within-days",
@@ -114,6 +115,7 @@ def _table(report: Report, deliveries: list[DeliveryResult]) -> None:
 def check_command(
     ctx: click.Context,
     vault_path: Path | None,
+    log_path: Path | None,
     as_json: bool,
     due_within_days: float | None,
     aws_secrets: tuple[str, ...],
@@ -125,6 +127,7 @@ def check_command(
     config = CheckConfig.from_env(
         vault_paths=[vault_path] if vault_path is not None else None,
         aws_secret_ids=list(aws_secrets) if aws_secrets else None,
+        log_path=log_path,
         due_within_days=due_within_days,
         include_aws=not no_aws,
     )
