@@ -384,3 +384,32 @@ def test_notifier_reads_routing_key_from_the_alert_secret_in_aws(
     (body,) = receiver.bodies("/pd")
     assert body["routing_key"] == routing_key
     assert body["dedup_key"] == f"erp/rotation_failed/aws:{ARN}"
+
+
+def test_rehearsal_event_from_the_local_rotation_driver_is_understood(
+    receiver: Receiver, settings: AlertSettings, transport: Transport
+) -> None:
+    """`erp-secrets aws rotate --event-bus` emits source erp.rotation with the CloudTrail
+    detail; the notifier pages on its RotationFailed like on AWS's, with the failed step."""
+    from erp.aws.driver import RotationEvent
+
+    failed = RotationEvent(
+        "RotationFailed",
+        ARN,
+        "t" * 36,
+        datetime(2026, 11, 25, tzinfo=UTC),
+        3,
+        step="testSecret",
+        error="RotationTestFailed: token did not verify",
+    )
+    entry = failed.entry("erp-bus")
+    event = {
+        "source": entry["Source"],
+        "detail-type": entry["DetailType"],
+        "time": "2026-11-25T00:00:00Z",
+        "detail": json.loads(entry["Detail"]),
+    }
+    notify(event, settings, transport)
+    (body,) = receiver.bodies("/pd")
+    assert body["dedup_key"] == f"erp/rotation_failed/aws:{ARN}"
+    assert body["payload"]["custom_details"]["rotation_step"] == "testSecret"

@@ -63,6 +63,7 @@ RESOLVING_EVENTS: Mapping[str, tuple[Condition, ...]] = {
 }
 
 _DETAIL_TYPES = ("AWS Service Event via CloudTrail", "AWS API Call via CloudTrail")
+_EVENT_SOURCE = "secretsmanager.amazonaws.com"
 
 
 def event_pattern(secret_arns: list[Any] | None = None) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def event_pattern(secret_arns: list[Any] | None = None) -> dict[str, Any]:
     including both ``arn`` and ``aRN``.
     """
     detail: dict[str, Any] = {
-        "eventSource": ["secretsmanager.amazonaws.com"],
+        "eventSource": [_EVENT_SOURCE],
         "eventName": sorted([*FAILURE_EVENTS, *RESOLVING_EVENTS]),
     }
     if secret_arns:
@@ -146,7 +147,10 @@ def _event_time(event: Mapping[str, Any]) -> datetime:
 
 
 def is_rotation_event(message: Mapping[str, Any]) -> bool:
-    return message.get("source") == "aws.secretsmanager" and "detail" in message
+    """A Secrets Manager CloudTrail event: from AWS (source ``aws.secretsmanager``) or a
+    rehearsal by ``erp-secrets aws rotate`` (source ``erp.rotation``, the same detail)."""
+    detail = message.get("detail")
+    return isinstance(detail, Mapping) and detail.get("eventSource") == _EVENT_SOURCE
 
 
 def actions_for_event(event: Mapping[str, Any]) -> list[EventAction]:
@@ -159,12 +163,15 @@ def actions_for_event(event: Mapping[str, Any]) -> list[EventAction]:
     when = _event_time(event)
     short = arn.rsplit(":", 1)[-1] if arn.startswith("arn:") else arn
     subject = Subject(aws_subject_id(arn), "aws-secret", f"secret {short}")
-    details = {
+    details: dict[str, Any] = {
         "arn": arn,
         "event": name,
         "event_id": detail.get("eventID") or event.get("id"),
         "region": event.get("region") or detail.get("awsRegion"),
     }
+    extra = detail.get("erp")  # a rehearsal's failed step and error (ids only, no secrets)
+    if isinstance(extra, Mapping):
+        details.update({f"rotation_{k}": extra[k] for k in ("step", "error") if k in extra})
     if name in FAILURE_EVENTS:
         condition, severity, text = FAILURE_EVENTS[name]
         finding = Finding(subject, condition, severity, text.format(name=short), None, details)
