@@ -15,8 +15,8 @@ _FERNET_RUN = b"a" * 43 + b"="
 # 32 bytes = 256 bits; the 43rd character carries the last 4 bits and two zero bits, so it is
 # one of these sixteen. A random 43-character string followed by "=" passes only 1 time in 4.
 _FERNET_LAST = frozenset(b"AEIMQUYcgkosw048")
-# Digests of 32 bytes have the same shape; on the line before them stands their name.
-_DIGEST_CONTEXT = re.compile(rb"sha-?256|integrity|digest|checksum")
+# Digests of 32 bytes have the same shape; before them on their line stands their name.
+_DIGEST_CONTEXT = re.compile(rb"sha-?256|integrity|digest|checksum|hash")
 
 
 class FernetKey(Detector):
