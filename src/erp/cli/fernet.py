@@ -345,12 +345,24 @@ def retire_command(
 
 @fernet_group.command("status")
 @vault_option
+@click.option("--db", "db", default=None, help="Also show the re-encryption passes in this DB.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status_command(vault_path: Path | None, as_json: bool) -> None:
-    """Show the keys (fingerprints, where they come from) and the last verify passes."""
+def status_command(vault_path: Path | None, db: str | None, as_json: bool) -> None:
+    """Show the keys (fingerprints, where they come from), the last verify passes and, with
+    --db, the re-encryption passes recorded in that database."""
     from erp.rotation.fernet import fernet_status
 
     status = fernet_status(open_vault(vault_path))
+    if db is not None:
+        from erp.reencrypt.jobs import passes_overview
+        from erp.reencrypt.targets import DatabaseRef
+
+        ref = DatabaseRef.parse(db)
+        conn = ref.connect_readonly()
+        try:
+            status["passes"] = passes_overview(conn)
+        finally:
+            conn.close()
     if as_json:
         print_json(status)
         return
@@ -363,5 +375,15 @@ def status_command(vault_path: Path | None, as_json: bool) -> None:
     for db, record in sorted(status["verified"].items()):
         verdict = "ok" if record.get("ok") else f"{record.get('failing_total')} failing"
         click.echo(f"verified {db} at {record.get('time')} with {record.get('primary')}: {verdict}")
+    for row in status.get("passes", []):
+        progress = (
+            f"{row['batches_done']}/{row['batches']} batches done"
+            if row["state"] == "running"
+            else f"finished {row['finished'] or '-'}"
+        )
+        click.echo(
+            f"pass {row['pass']} towards {row['target']}: {row['state']}, {progress}, "
+            f"{row['rows']:,} rows planned, started {row['started']}"
+        )
     for note in status["notes"]:
         click.echo(f"note: {note}")

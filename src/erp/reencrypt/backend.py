@@ -384,6 +384,22 @@ class Backend(ABC):
 
     # -- finishing ---------------------------------------------------------------------
 
+    def settle(self, job: Job) -> int:
+        """Wait for ranges other workers hold, then count those still pending (unclaimed)."""
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            lock = " FOR UPDATE" if self.kind == "postgresql" else ""
+            cur.execute(
+                self.sub(f"SELECT seq FROM {BATCHES} WHERE job_id = ? AND state = 'pending'{lock}"),
+                (job.job_id,),
+            )
+            pending = len(cur.fetchall())
+            conn.rollback()
+            return pending
+        finally:
+            conn.close()
+
     def finish(self, job: Job, now: datetime, *, max_listed: int = 1000) -> JobTotals:
         """Mark the pass done if no range is pending; the pass's totals from the table."""
         conn = self.connect()

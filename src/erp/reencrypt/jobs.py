@@ -25,6 +25,7 @@ __all__ = [
     "Range",
     "dump_pk",
     "load_pk",
+    "passes_overview",
     "plan_ranges",
     "quote",
     "quote_table",
@@ -129,3 +130,21 @@ def plan_ranges(boundaries: list[Any], total: int, batch_size: int) -> list[Rang
         planned = batch_size if hi is not None else total - batch_size * i
         out.append(Range(i, lo, hi, planned))
     return out
+
+
+def passes_overview(conn: Any, placeholder: str = "?") -> list[dict[str, Any]]:
+    """Every pass recorded in a database (newest first), with its batch counts; [] if none."""
+    try:
+        cur = conn.cursor()
+        cur.execute(
+            f"SELECT j.job_id, j.state, j.target, j.batches, j.planned_rows, j.created_at, "  # noqa: S608
+            f"j.finished_at, (SELECT COUNT(*) FROM {BATCHES} b WHERE b.job_id = j.job_id "
+            f"AND b.state = 'done') FROM {JOBS} j ORDER BY j.created_at DESC"
+        )
+        rows = cur.fetchall()
+    except Exception:  # no checkpoint table yet: nothing was ever re-encrypted here
+        conn.rollback()
+        return []
+    conn.rollback()
+    keys = ("pass", "state", "target", "batches", "rows", "started", "finished", "batches_done")
+    return [dict(zip(keys, row, strict=True)) for row in rows]

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import selectors
+import socket
 import subprocess
 import sys
 import time
@@ -36,6 +37,7 @@ __all__ = ["DEFAULT_BATCH_SIZE", "ColumnRun", "ReencryptReport", "preflight", "r
 
 DEFAULT_BATCH_SIZE = {"sqlite": 1000, "postgresql": 5000}
 _SAMPLE_ROWS = 64
+_SETTLE_ROUNDS = 5  # more rounds than this means a range keeps failing: report incomplete
 
 
 @dataclass
@@ -202,6 +204,7 @@ def _run_job(
 ) -> ChunkResult:
     keys = tuple(k.key for k in ring.keys)
     column = job.target.name
+    me = f"{socket.gethostname()}:{os.getpid()}"  # names the machine and run in the table
 
     def progress(result: ChunkResult) -> None:
         reporter.advance(result.rows)
@@ -209,12 +212,18 @@ def _run_job(
             reporter.warn(f"unreadable: {column} pk={pk}: no configured key opens it")
 
     if workers == 1:
-        spec = WorkerSpec(db, job, keys, "w1", None, pipeline)
+        spec = WorkerSpec(db, job, keys, f"{me}:w1", None, pipeline)
         return run_worker(spec, progress, before_write=before_write, clock=clock)
     sqlite = backend.kind == "sqlite"
     specs = [
         WorkerSpec(
-            db, job, keys, f"w{i + 1}", (i, workers) if sqlite else None, pipeline, os.getpid()
+            db,
+            job,
+            keys,
+            f"{me}:w{i + 1}",
+            (i, workers) if sqlite else None,
+            pipeline,
+            os.getpid(),
         )
         for i in range(workers)
     ]
@@ -281,6 +290,24 @@ def reencrypt(
                 this_run = _run_job(
                     db, backend, job, ring, workers, use_pipeline, reporter, before_write, clock
                 )
+                # Ranges another machine held may come back (it died): finish them here, so
+                # every coordinator returns only when the whole pass is done.
+                for _round in range(_SETTLE_ROUNDS):
+                    if not backend.settle(job):
+                        break
+                    this_run.add(
+                        _run_job(
+                            db,
+                            backend,
+                            job,
+                            ring,
+                            workers,
+                            use_pipeline,
+                            reporter,
+                            before_write,
+                            clock,
+                        )
+                    )
             finally:
                 reporter.end()
             totals = backend.finish(job, clock())

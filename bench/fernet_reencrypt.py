@@ -1,0 +1,566 @@
+"""Fernet re-encryption: end-to-end rows/s against the raw ``MultiFernet.rotate`` limit.
+
+Measured in one run, on the same 64-byte plaintexts:
+
+* the raw limit: a loop of ``MultiFernet([new, old]).rotate`` over tokens in memory, in one
+  process and in two at once (the machine's two-core ceiling), sampled right before and
+  after every end-to-end pass so that the ratios compare like with like on a shared host;
+* ``erp-secrets fernet reencrypt`` (the real CLI, in a child process) over N rows on SQLite
+  and on PostgreSQL with 1 and 2 workers; every pass is a real old -> new re-encryption;
+* the peak RSS of a one-worker pass at N/10 rows and at N rows;
+* a naive loop (ORM objects, one UPDATE and one commit per row) on a few thousand rows,
+  extrapolated to N.
+
+Targets: 1 worker >= 0.7x the raw single-core limit on both databases; 2 workers >= 1.6x
+one worker; peak RSS at N within 10 % of N/10. ``--quick`` runs N=50,000.
+PostgreSQL: ``--pg-url`` (or ``$ERP_BENCH_PG_URL``), else a throw-away cluster on 127.0.0.1
+if Debian's ``postgresql`` is installed; ``--skip-pg`` leaves it out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, MultiFernet
+
+PLAINTEXT_BYTES = 64
+RAW_SAMPLE = 5000
+RAW_SECONDS = 1.5
+CLI = [sys.executable, "-c", "from erp.cli import main; main()"]
+
+
+@dataclass
+class Quiet:
+    """How long to wait for other programs to leave the cores alone before a timed pass."""
+
+    max_other_cores: float = 0.3
+    timeout_seconds: float = 120.0
+
+
+QUIET = Quiet()
+
+
+# -- the raw limit ---------------------------------------------------------------------
+
+
+def raw_rate(old: str, new: str, seconds: float = RAW_SECONDS) -> float:
+    """``MultiFernet.rotate`` calls per second in this process, old -> new, for ``seconds``."""
+    f_old, f_new = Fernet(old), Fernet(new)
+    multi = MultiFernet([f_new, f_old])
+    tokens = [f_old.encrypt(os.urandom(PLAINTEXT_BYTES)) for _ in range(RAW_SAMPLE)]
+    done, start = 0, time.perf_counter()
+    while True:
+        for token in tokens:
+            multi.rotate(token)
+        done += len(tokens)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done / elapsed
+
+
+def raw_rate_two_processes(old: str, new: str) -> float:
+    """The same loop in two processes at once: their summed rate (the 2-core ceiling)."""
+    code = (
+        "import sys; from bench.fernet_reencrypt import raw_rate; "
+        "print(raw_rate(sys.argv[1], sys.argv[2]))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, old, new], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    return sum(float(p.communicate()[0]) for p in procs)
+
+
+# -- data ------------------------------------------------------------------------------
+
+
+def _tokens_chunk(args: tuple[str, int]) -> list[str]:
+    key, count = args
+    fernet = Fernet(key)
+    return [fernet.encrypt(os.urandom(PLAINTEXT_BYTES)).decode() for _ in range(count)]
+
+
+def make_tokens(key: str, rows: int) -> list[str]:
+    """``rows`` tokens of random 64-byte plaintexts (made on both cores; setup, untimed)."""
+    chunk = 50_000
+    jobs = [(key, min(chunk, rows - i)) for i in range(0, rows, chunk)]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        return [t for part in pool.map(_tokens_chunk, jobs) for t in part]
+
+
+def load_sqlite(path: Path, tokens: list[str]) -> None:
+    path.unlink(missing_ok=True)
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE secrets (id INTEGER PRIMARY KEY, secret TEXT NOT NULL)")
+    conn.executemany("INSERT INTO secrets VALUES (?, ?)", enumerate(tokens, start=1))
+    conn.commit()
+    conn.close()
+
+
+def load_postgres(url: str, table: str, tokens: list[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(
+            "DROP TABLE IF EXISTS erp_fernet_jobs, erp_fernet_batches, erp_fernet_unreadable"
+        )
+        conn.execute(f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, secret TEXT NOT NULL)")
+        with conn.cursor().copy(f"COPY {table} (id, secret) FROM STDIN") as copy:
+            for row in enumerate(tokens, start=1):
+                copy.write_row(row)
+    _pg_maintenance(url)
+
+
+def _pg_maintenance(url: str) -> None:
+    """VACUUM and CHECKPOINT between passes (untimed): each pass rewrites every row."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
+# -- CPU accounting (a shared host makes every figure noisy; say how noisy) -----------------
+
+
+def _busy_jiffies() -> int:
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    return sum(fields) - fields[3] - fields[4]  # minus idle and iowait
+
+
+def wait_for_quiet(max_other_cores: float, timeout_seconds: float) -> float:
+    """Wait until other programs use at most ``max_other_cores`` over a 1 s window.
+
+    Returns the load of the last window (the caller reports it when the wait timed out).
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        before, start = _busy_jiffies(), time.perf_counter()
+        time.sleep(1.0)
+        load = (_busy_jiffies() - before) / ticks / (time.perf_counter() - start)
+        if load <= max_other_cores or time.monotonic() >= deadline:
+            return load
+
+
+def postmaster_of(url: str) -> int | None:
+    """The postmaster's pid of a local server (the parent of our backend), to count its CPU."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    try:
+        with open(f"/proc/{row[0] if row else 0}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return None  # not on this machine
+
+
+def _pg_server_jiffies(postmaster: int | None) -> int:
+    if postmaster is None:
+        return 0
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                parts = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(parts[1]) == postmaster or int(entry) == postmaster:
+            total += int(parts[11]) + int(parts[12])  # utime + stime
+    return total
+
+
+# -- one end-to-end pass ---------------------------------------------------------------
+
+
+@dataclass
+class Pass:
+    """One ``fernet reencrypt`` run."""
+
+    label: str
+    rows: int
+    workers: int
+    rate: float = 0.0  # rows/s as the run reports it (plan to finish)
+    wall_seconds: float = 0.0
+    peak_rss_mib: float = 0.0
+    client_cpu_seconds: float = 0.0
+    server_cpu_seconds: float = 0.0
+    other_cores: float = 0.0  # CPU used by other programs during the pass
+    raw_around: list[float] = field(default_factory=list)
+
+    @property
+    def raw(self) -> float:
+        return statistics.fmean(self.raw_around) if self.raw_around else 0.0
+
+
+def run_pass(
+    label: str,
+    db: str,
+    keys: list[str],
+    workers: int,
+    tmp: Path,
+    postmaster: int | None,
+    batch_size: int | None,
+) -> Pass:
+    """Re-encrypt ``secrets.secret`` from ``keys[-2]`` to ``keys[-1]`` with the real CLI."""
+    env = {
+        **os.environ,
+        "FERNET_KEY": keys[-1],
+        "FERNET_FALLBACK_KEYS": keys[-2],
+        "ERP_VAULT_FILE": str(tmp / "vault.json"),
+        "ERP_ROTATION_LOG": str(tmp / "rotation.log"),
+    }
+    args = [
+        *CLI,
+        "fernet",
+        "reencrypt",
+        "--db",
+        db,
+        "--column",
+        "secrets.secret",
+        "--workers",
+        str(workers),
+        "--progress",
+        "none",
+        "--json",
+    ]
+    if batch_size:
+        args += ["--batch-size", str(batch_size)]
+    ticks = os.sysconf("SC_CLK_TCK")
+    busy0, server0, start = _busy_jiffies(), _pg_server_jiffies(postmaster), time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    busy, server = _busy_jiffies() - busy0, _pg_server_jiffies(postmaster) - server0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{label}: reencrypt failed (exit {status})")
+    summary = json.loads(out)
+    client = usage.ru_utime + usage.ru_stime
+    result = Pass(label, summary["rows_this_run"], workers)
+    result.rate = summary["rows_per_second"]
+    result.wall_seconds = wall
+    result.peak_rss_mib = usage.ru_maxrss / 1024
+    result.client_cpu_seconds = client
+    result.server_cpu_seconds = server / ticks
+    result.other_cores = max(busy / ticks - client - server / ticks, 0.0) / wall
+    return result
+
+
+def measured_pass(
+    label: str,
+    db: str,
+    keys: list[str],
+    workers: int,
+    tmp: Path,
+    postmaster: int | None,
+    batch_size: int | None,
+    pg_url: str | None = None,
+) -> Pass:
+    """A pass with the raw limit sampled right before and after it; keys rotate by one."""
+    keys.append(Fernet.generate_key().decode())
+    if pg_url:
+        _pg_maintenance(pg_url)
+    load = wait_for_quiet(QUIET.max_other_cores, QUIET.timeout_seconds)
+    if load > QUIET.max_other_cores:
+        print(f"  (the machine is busy: {load:.1f} cores used by others; figures are noisy)")
+    before = raw_rate(keys[-2], keys[-1])
+    result = run_pass(label, db, keys, workers, tmp, postmaster, batch_size)
+    result.raw_around = [before, raw_rate(keys[-2], keys[-1])]
+    print(
+        f"  {label}: {result.rate:,.0f} rows/s ({result.rate / result.raw:.2f}x raw "
+        f"{result.raw:,.0f}/s), peak RSS {result.peak_rss_mib:.0f} MiB",
+        flush=True,
+    )
+    return result
+
+
+# -- the naive loop --------------------------------------------------------------------
+
+
+def naive_rate(url: str, old: str, new: str, rows: int) -> float:
+    """ORM objects, one UPDATE and one commit per row: rows/s over ``rows`` rows."""
+    from sqlalchemy import Column, Integer, String, create_engine
+    from sqlalchemy.orm import DeclarativeBase, Session
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Secret(Base):
+        __tablename__ = "naive_secrets"
+        id = Column(Integer, primary_key=True)
+        secret = Column(String, nullable=False)
+
+    engine = create_engine(url)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all(
+            Secret(id=i, secret=t) for i, t in enumerate(make_tokens(old, rows), start=1)
+        )
+        session.commit()
+    multi = MultiFernet([Fernet(new), Fernet(old)])
+    start = time.perf_counter()
+    with Session(engine) as session:
+        for pk in range(1, rows + 1):
+            item: Any = session.get(Secret, pk)  # one SELECT, then one UPDATE at commit
+            item.secret = multi.rotate(item.secret).decode()
+            session.commit()
+    rate = rows / (time.perf_counter() - start)
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+    return rate
+
+
+# -- PostgreSQL ------------------------------------------------------------------------
+
+
+@contextmanager
+def postgres(url: str | None) -> Iterator[tuple[str | None, int | None]]:
+    """(SQLAlchemy-style URL, postmaster pid) of a server: given, or a throw-away cluster."""
+    if url:
+        yield url, postmaster_of(url.replace("+psycopg", ""))
+        return
+    found = shutil.which("pg_ctl")
+    bins = [Path(found).parent] if found else sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not bins:
+        print("PostgreSQL is not installed: skipping it (scripts/ensure_postgres.sh)")
+        yield None, None
+        return
+    bindir = bins[-1]
+    base = Path(tempfile.mkdtemp(prefix="erp-bench-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = base / "data"
+    env = {**os.environ, "LC_ALL": "C.UTF-8"}
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    # Stock durability (fsync, synchronous_commit on); a larger WAL so checkpoints do not
+    # land inside a timed pass.
+    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c max_wal_size=4GB"
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(base / "server.log"),
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    try:
+        postmaster = int((data / "postmaster.pid").read_text().split()[0])
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", postmaster
+    finally:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# -- the report ------------------------------------------------------------------------
+
+
+def _verdict(value: float, target: float, higher: bool = True) -> str:
+    ok = value >= target if higher else value <= target
+    return "meets" if ok else "MISSES"
+
+
+def report(
+    passes: dict[str, Pass],
+    raw1: list[float],
+    raw2: list[float],
+    naive: dict[str, float],
+    rows: int,
+    small: int,
+) -> None:
+    raw_single = statistics.median(raw1)
+    raw_double = statistics.median(raw2) if raw2 else 0.0
+    print(
+        "\n| measurement | rows/s | ratio | target | peak RSS MiB | client / server CPU s "
+        "| other load (cores) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| raw `MultiFernet.rotate`, 1 process (median of {len(raw1)}) | {raw_single:,.0f} "
+        "| 1.00 (baseline) | | | | |"
+    )
+    if raw_double:
+        print(
+            f"| raw `MultiFernet.rotate`, 2 processes (median of {len(raw2)}) | "
+            f"{raw_double:,.0f} | {raw_double / raw_single:.2f}x raw | | | | |"
+        )
+    for engine in ("SQLite", "PostgreSQL"):
+        one, two = passes.get(f"{engine} 1 worker"), passes.get(f"{engine} 2 workers")
+        if one is None:
+            continue
+        for p in (one, two):
+            if p is None:
+                continue
+            if p.workers == 1:
+                ratio = f"{p.rate / p.raw:.2f}x raw"
+                target = f"≥0.70x: {_verdict(p.rate / p.raw, 0.7)}"
+            else:
+                ratio = f"{p.rate / one.rate:.2f}x 1 worker ({p.rate / raw_double:.2f}x 2-proc raw)"
+                target = f"≥1.60x: {_verdict(p.rate / one.rate, 1.6)}"
+            print(
+                f"| {p.label}, {p.rows:,} rows | {p.rate:,.0f} | {ratio} | {target} | "
+                f"{p.peak_rss_mib:.0f} | {p.client_cpu_seconds:.1f} / "
+                f"{p.server_cpu_seconds:.1f} | {p.other_cores:.2f} |"
+            )
+    small_pass, big_pass = passes.get("SQLite 1 worker, small"), passes.get("SQLite 1 worker")
+    if small_pass and big_pass:
+        growth = big_pass.peak_rss_mib / small_pass.peak_rss_mib
+        print(
+            f"| peak RSS, {rows:,} vs {small:,} rows (SQLite, 1 worker) | | {growth:.3f}x | "
+            f"≤1.10x: {_verdict(growth, 1.10, higher=False)} | {big_pass.peak_rss_mib:.0f} vs "
+            f"{small_pass.peak_rss_mib:.0f} | | |"
+        )
+    for engine, rate in naive.items():
+        one = passes.get(f"{engine} 1 worker")
+        versus = f"1 worker = {one.rate / rate:.0f}x naive" if one else ""
+        hours = rows / rate / 3600
+        print(
+            f"| naive ORM loop ({engine}, UPDATE + commit per row) | {rate:,.0f} | {versus} | "
+            f"| | {rows:,} rows would take {hours:.1f} h | |"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="50,000 rows, small naive loop")
+    parser.add_argument("--rows", type=int, default=None, help="rows for the main passes")
+    parser.add_argument("--naive-rows", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None, help="override the default")
+    parser.add_argument("--pg-url", default=os.environ.get("ERP_BENCH_PG_URL"))
+    parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument(
+        "--quiet-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait, before each timed pass, for other programs to go idle",
+    )
+    args = parser.parse_args(argv)
+    QUIET.timeout_seconds = args.quiet_timeout
+    rows = args.rows or (50_000 if args.quick else 1_000_000)
+    small = rows // 10
+    naive_rows = args.naive_rows or (200 if args.quick else 1_000)
+    tmp = Path(tempfile.mkdtemp(prefix="erp-bench-fernet-"))
+    passes: dict[str, Pass] = {}
+    naive: dict[str, float] = {}
+    raw2: list[float] = []
+    try:
+        keys = [Fernet.generate_key().decode()]
+        print(f"making {rows:,} tokens of {PLAINTEXT_BYTES}-byte plaintexts (untimed)", flush=True)
+        tokens = make_tokens(keys[0], rows)
+        sqlite_path = tmp / "bench.db"
+        small_path = tmp / "small.db"
+        load_sqlite(sqlite_path, tokens)
+        load_sqlite(small_path, tokens[:small])
+        small_keys = list(keys)
+        print("SQLite", flush=True)
+        passes["SQLite 1 worker, small"] = measured_pass(
+            "SQLite 1 worker, small", str(small_path), small_keys, 1, tmp, None, args.batch_size
+        )
+        passes["SQLite 1 worker"] = measured_pass(
+            "SQLite 1 worker", str(sqlite_path), keys, 1, tmp, None, args.batch_size
+        )
+        raw2.append(raw_rate_two_processes(keys[-1], keys[0]))
+        passes["SQLite 2 workers"] = measured_pass(
+            "SQLite 2 workers", str(sqlite_path), keys, 2, tmp, None, args.batch_size
+        )
+        raw2.append(raw_rate_two_processes(keys[-1], keys[0]))
+        naive["SQLite"] = naive_rate(f"sqlite:///{tmp / 'naive.db'}", keys[0], keys[-1], naive_rows)
+        if not args.skip_pg:
+            with postgres(args.pg_url) as (url, postmaster):
+                if url is not None:
+                    print("PostgreSQL", flush=True)
+                    pg_keys = [keys[0]]
+                    load_postgres(url.replace("+psycopg", ""), "secrets", tokens)
+                    libpq = url.replace("+psycopg", "")
+                    passes["PostgreSQL 1 worker"] = measured_pass(
+                        "PostgreSQL 1 worker",
+                        url,
+                        pg_keys,
+                        1,
+                        tmp,
+                        postmaster,
+                        args.batch_size,
+                        libpq,
+                    )
+                    raw2.append(raw_rate_two_processes(pg_keys[-1], pg_keys[0]))
+                    passes["PostgreSQL 2 workers"] = measured_pass(
+                        "PostgreSQL 2 workers",
+                        url,
+                        pg_keys,
+                        2,
+                        tmp,
+                        postmaster,
+                        args.batch_size,
+                        libpq,
+                    )
+                    raw2.append(raw_rate_two_processes(pg_keys[-1], pg_keys[0]))
+                    naive["PostgreSQL"] = naive_rate(url, keys[0], keys[-1], naive_rows)
+                    with __import__("psycopg").connect(libpq, autocommit=True) as conn:
+                        conn.execute("DROP TABLE IF EXISTS secrets")
+        raw1 = [r for p in passes.values() for r in p.raw_around]
+        report(passes, raw1, raw2, naive, rows, small)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
