@@ -78,7 +78,7 @@ def push_command(
     description: str | None,
     as_json: bool,
 ) -> None:
-    """Store the local key ring (vault file) as the secret's AWSCURRENT version."""
+    """Store the vault file's key ring as the secret's AWSCURRENT version."""
     from erp.aws.admin import push_ring
     from erp.rotation.jwt import load_ring
 
@@ -205,7 +205,7 @@ def rotate_command(
     event_source: str,
     as_json: bool,
 ) -> None:
-    """Rehearse a rotation: the Lambda's four steps in-process, as Secrets Manager runs them."""
+    """Rehearse a rotation locally: the four steps, as Secrets Manager runs them."""
     from erp.aws.client import events_client
     from erp.aws.driver import LocalRotationDriver
 
