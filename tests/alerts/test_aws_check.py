@@ -95,8 +95,7 @@ def test_invalid_rules_are_reported_not_guessed() -> None:
 
 
 def test_pending_label_left_on_another_version_is_a_failed_rotation() -> None:
-    """AWSPENDING on a version other than AWSCURRENT, for more than an hour: the last
-    rotation failed and the next one will be refused."""
+    """AWSPENDING left on another version for over an hour: the last rotation failed."""
     versions = [
         {"VersionId": "v1", "VersionStages": ["AWSCURRENT"], "CreatedDate": LAST},
         {"VersionId": "v2", "VersionStages": ["AWSPENDING"], "CreatedDate": LAST},

@@ -132,8 +132,7 @@ def test_notify_pages_once_and_resolves_after_rotation(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Overdue: one trigger and one Slack message; again: nothing new; after a rotation:
-    resolve. Neither the routing key nor the webhook is ever printed."""
+    """Overdue pages once, stays quiet, resolves after rotation; no secret is printed."""
     state = str(tmp_path / "alert_state.json")
     rotated_days_ago(vault, log, 40)
     first = run(capsys, "--notify", "--state", state, "--json")
@@ -160,8 +159,7 @@ def test_undelivered_alert_exits_5_and_is_sent_next_run(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """PagerDuty answering 500: exit 5 (on-call was not told), a clear line, no secret;
-    the next run delivers it."""
+    """PagerDuty answering 500: exit 5, a clear line, no secret; the next run delivers."""
     state = str(tmp_path / "alert_state.json")
     rotated_days_ago(vault, log, 40)
     receiver.script.append(Reply(500, "upstream down"))

@@ -148,8 +148,7 @@ def test_time_budget_stops_retries_early(receiver: Receiver, fake_time: FakeTime
 def test_secret_url_path_and_echoed_secrets_never_appear_in_results(
     receiver: Receiver, transport: Transport
 ) -> None:
-    """The webhook path is the credential: results show the host only, and text a
-    receiver echoes back is scrubbed of every secret."""
+    """Results show the host only; echoed text is scrubbed of every secret."""
     token = "T0KEN" + "x7Q9" * 6
     url = receiver.url(f"/services/{token}")
     receiver.default = Reply(404, f"no_service for /services/{token}")

@@ -81,8 +81,7 @@ def cloudtrail_event(
 def test_rotation_failed_pages_with_the_checks_dedup_key_wherever_the_arn_is(
     receiver: Receiver, settings: AlertSettings, transport: Transport, where: str, key: str
 ) -> None:
-    """RotationFailed naming the secret as SecretId, arn or aRN: one trigger, same key as the
-    scheduled check would use."""
+    """RotationFailed with SecretId, arn or aRN pages under the check's dedup key."""
     notify(cloudtrail_event("RotationFailed", where=where, key=key), settings, transport)
     (body,) = receiver.bodies("/pd")
     assert body["event_action"] == "trigger"
@@ -175,8 +174,7 @@ def test_cloudwatch_alarm_opens_and_ok_resolves(
 def test_failed_delivery_raises_after_trying_everything(
     receiver: Receiver, settings: AlertSettings, transport: Transport
 ) -> None:
-    """PagerDuty down: Slack still gets the message, then the handler raises so Lambda
-    retries the event and finally parks it in the dead-letter queue."""
+    """PagerDuty down: Slack still gets it, then the handler raises (Lambda retries, DLQ)."""
     receiver.script.extend([Reply(503)] * 5)  # every PagerDuty attempt
     with pytest.raises(DeliveryFailed, match="1 notification") as info:
         notify(cloudtrail_event("RotationFailed"), settings, transport)
@@ -275,8 +273,7 @@ def test_scheduled_check_publishes_to_sns_and_the_notifier_pages(
     settings: AlertSettings,
     transport: Transport,
 ) -> None:
-    """Check Lambda -> SNS topic -> HTTP subscription (the receiver) -> notify Lambda ->
-    PagerDuty and Slack, with the overdue and the failed rotation each paged once."""
+    """Check Lambda -> SNS -> HTTP -> notify Lambda pages overdue and failed once each."""
     import boto3
 
     arn, created = stuck_rotation(aws_env)
@@ -310,8 +307,7 @@ def test_check_lambda_without_topic_or_secrets_refuses(aws_env: str) -> None:
 def test_eventbridge_rule_routes_rotation_events_by_arn_and_aRN(
     aws_env: str, receiver: Receiver, settings: AlertSettings, transport: Transport
 ) -> None:
-    """The rule's pattern (secret filter with both arn and aRN) against the emulator's
-    EventBridge, delivering to SQS (its SNS target is not implemented), then the notifier."""
+    """The rule pattern (arn and aRN) routes only this secret's rotation events."""
     import boto3
 
     events = boto3.client("events", endpoint_url=aws_env)
@@ -368,8 +364,7 @@ def test_notifier_reads_routing_key_from_the_alert_secret_in_aws(
     routing_key: str,
     transport: Transport,
 ) -> None:
-    """As deployed: ERP_AWS_SECRET_ID names the alert secret, and get_secret reads the
-    routing key from it (never from the template or the Lambda's environment)."""
+    """As deployed, get_secret reads the routing key from ERP_AWS_SECRET_ID's secret."""
     import boto3
 
     import erp.secrets
@@ -389,8 +384,7 @@ def test_notifier_reads_routing_key_from_the_alert_secret_in_aws(
 def test_rehearsal_event_from_the_local_rotation_driver_is_understood(
     receiver: Receiver, settings: AlertSettings, transport: Transport
 ) -> None:
-    """`erp-secrets aws rotate --event-bus` emits source erp.rotation with the CloudTrail
-    detail; the notifier pages on its RotationFailed like on AWS's, with the failed step."""
+    """A RotationFailed rehearsed by 'aws rotate' pages like AWS's, with its step."""
     from erp.aws.driver import RotationEvent
 
     failed = RotationEvent(

@@ -227,8 +227,7 @@ def test_old_fernet_keys_kept_for_weeks_are_reported(clock: FrozenClock, tmp_pat
 def test_intact_rotation_log_is_fine_and_an_edited_one_is_an_error(
     clock: FrozenClock, vault: VaultFile, log: AuditLog
 ) -> None:
-    """The check verifies the rotation log's chain against the vault: an edited line is an
-    error (the audit trail was changed), named with the fix."""
+    """An intact rotation log passes; an edited line is an error naming 'audit verify'."""
     rotate_key(vault=vault, log=log, policy=POLICY, clock=clock)
     rotate_key(vault=vault, log=log, policy=POLICY, clock=clock)
     config = CheckConfig(vault_paths=(vault.path,), local=OPTIONS, log_path=log.path)

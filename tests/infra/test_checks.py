@@ -187,8 +187,7 @@ def test_rotation_rules(rules: dict[str, Any], expected: list[str]) -> None:
 
 
 def test_rotation_schedule_without_invoke_permission_and_without_depends_on() -> None:
-    """No permission for secretsmanager.amazonaws.com: error; present but not depended on:
-    warning."""
+    """No invoke permission: error; not depended on: warning; both: clean."""
     function = {"Type": "AWS::Lambda::Function", "Properties": {}}
     rules = {"AutomaticallyAfterDays": 30}
     lambda_arn = {"Fn::GetAtt": ["Fn", "Arn"]}

@@ -80,8 +80,7 @@ def emulator(aws_env: str, good_template: dict[str, Any], tmp_path: Any) -> Emul
 def test_every_supported_resource_is_created_and_the_skipped_ones_are_listed(
     emulator: Emulator,
 ) -> None:
-    """All 22 other resources exist in their services; exactly the four listed types were
-    skipped, each for its stated reason."""
+    """Every supported resource exists; exactly the four listed types are excluded."""
     stack = emulator.deploy()
     assert {k: kind for k, (kind, _) in stack.excluded.items()} == EXCLUDED
     for _, reason in stack.excluded.values():
@@ -119,8 +118,7 @@ SKIP_WARNING = "ignore:Tried to parse:UserWarning"
 
 @pytest.mark.filterwarnings(SKIP_WARNING)
 def test_unlisted_skipped_resource_fails_the_deploy(emulator: Emulator) -> None:
-    """A resource type the emulator silently skips, and that nobody listed, is an error that
-    names it (here an SNS topic policy)."""
+    """A type the emulator silently skips and nobody listed fails the deploy, named."""
     template = copy.deepcopy(emulator.packaged)
     template["Resources"]["AlertTopicPolicy"] = {
         "Type": "AWS::SNS::TopicPolicy",
@@ -148,8 +146,7 @@ def test_unlisted_skipped_resource_fails_the_deploy(emulator: Emulator) -> None:
 def test_output_of_a_skipped_resource_fails_the_deploy(
     emulator: Emulator,
 ) -> None:
-    """KeyRingSecretArn may go (it names the skipped secret, substituted here); an output of a
-    created resource may not."""
+    """An output dropped along with a skipped resource is named too."""
     template = copy.deepcopy(emulator.packaged)
     template["Resources"]["Extra"] = {
         "Type": "AWS::CloudWatch::Dashboard",
@@ -167,8 +164,7 @@ def test_output_of_a_skipped_resource_fails_the_deploy(
 
 
 def test_reference_to_an_excluded_resource_must_be_substituted(emulator: Emulator) -> None:
-    """Without the secret made through the API, the functions would silently lose its ARN:
-    the strict deploy refuses and says which references to substitute."""
+    """References to an excluded resource must be substituted, else the deploy refuses."""
     with pytest.raises(StrictDeployError, match="refers to KeyRingSecret") as info:
         create_stack_strict(
             emulator.client("cloudformation"),
@@ -192,9 +188,7 @@ def test_sam_transform_is_refused_before_deploying(emulator: Emulator) -> None:
 def test_deployed_wiring_pages_on_an_overdue_secret(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rehearsal on the deployed stack: the check function's configuration, the stack's
-    topic with a subscription made through the API (moto skips the template's), and the
-    notifier's configuration reading the routing key from the alert secret in AWS."""
+    """Deployed wiring: check -> topic -> notifier (key read from AWS) pages once."""
     import erp.secrets
 
     routing_key = secrets.token_hex(16)

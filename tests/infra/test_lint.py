@@ -170,8 +170,7 @@ def test_cli_lint_of_the_project_template_exits_0(capsys: pytest.CaptureFixture[
 
 
 def test_project_rules_load_into_the_cfn_lint_command(variant: Callable[[Mutation], Path]) -> None:
-    """``cfn-lint -a erp.infra.cfnlint_rules`` runs the same checks (for CI setups that call
-    cfn-lint directly)."""
+    """``cfn-lint -a erp.infra.cfnlint_rules`` runs the same checks."""
     path = variant(window_longer_than_interval)
     cfn_lint = str(Path(sys.executable).with_name("cfn-lint"))
     done = subprocess.run(

@@ -43,8 +43,7 @@ def test_package_is_small_sorted_and_normalised(package: LambdaPackage) -> None:
 
 
 def test_package_holds_the_handlers_and_their_dependencies_only(package: LambdaPackage) -> None:
-    """The three handler modules, PyJWT and filelock; not boto3 (the runtime has it), not the
-    CLI."""
+    """The handlers, PyJWT and filelock are in; boto3 and the CLI are not."""
     names = set(package.entries)
     assert {
         "erp/alerts/lambda_check.py",
@@ -57,8 +56,7 @@ def test_package_holds_the_handlers_and_their_dependencies_only(package: LambdaP
 
 
 def test_handlers_import_from_the_zip_alone(package: LambdaPackage, tmp_path: Path) -> None:
-    """With only the unpacked zip and the standard library on the path (``python -S``), the
-    handlers import and the alert code runs: nothing the Lambda needs is missing."""
+    """With only the zip and the standard library (python -S) the handlers import."""
     with zipfile.ZipFile(package.path) as archive:
         archive.extractall(tmp_path / "task")
     code = (
@@ -94,8 +92,7 @@ def test_cli_package_reports_size_and_hash(
 def test_package_template_uploads_and_rewrites_code(
     aws_env: str, package: LambdaPackage, good_template: dict[str, Any]
 ) -> None:
-    """Like `aws cloudformation package`: the zip goes to S3 under its hash, and every local
-    Code path becomes that S3 location (the W3002 exception goes with it)."""
+    """Like 'cloudformation package': upload under the hash, point every Code at it."""
     import boto3
 
     s3 = boto3.client("s3", endpoint_url=aws_env)
