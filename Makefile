@@ -32,6 +32,7 @@ postgres:
 
 lint: $(STAMP)/install-dev
 	$(PYTHON) -m ruff check src tests bench scripts
+	$(PYTHON) -m erp.cli infra lint
 
 typecheck: $(STAMP)/install-dev
 	$(PYTHON) -m mypy
@@ -49,6 +50,9 @@ bench: $(STAMP)/install-dev postgres
 
 bench-quick: $(STAMP)/install-dev
 	$(PYTHON) -m bench --quick
+
+lambda-zip: $(STAMP)/install
+	$(PYTHON) -m erp.cli infra package
 
 clean:
 	rm -rf $(STAMP) build dist artifacts .pytest_cache .mypy_cache .ruff_cache
