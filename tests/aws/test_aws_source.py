@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.test_secrets import SecretSourceContract
 
 import erp.secrets
 import erp.security
@@ -40,11 +39,15 @@ def use_aws(monkeypatch: pytest.MonkeyPatch, aws_env: str) -> None:
     erp.secrets.reset()
 
 
-class TestAwsSecretSource(SecretSourceContract):
-    """A Secrets Manager secret (its AWSCURRENT JSON object) as a secret source."""
+class TestAwsSecretSource:
+    """A Secrets Manager secret (its AWSCURRENT JSON object) as a secret source.
+
+    The same promises as ``SecretSourceContract`` in tests/test_secrets.py (not imported:
+    a plain ``pytest`` run cannot import one test module from another).
+    """
 
     @pytest.fixture
-    def source_and_update(self, tmp_path: Path, sm: Any) -> tuple[SecretSource, Update]:
+    def source_and_update(self, sm: Any) -> tuple[SecretSource, Update]:
         sm.create_secret(Name=SECRET_NAME, SecretString="{}")
         doc: dict[str, str] = {}
 
@@ -59,6 +62,49 @@ class TestAwsSecretSource(SecretSourceContract):
             forced_refresh_min_interval_seconds=0,
         )
         return source, update
+
+    def test_lookup_returns_a_stored_value(
+        self, source_and_update: tuple[SecretSource, Update]
+    ) -> None:
+        """A name the source holds comes back as its text."""
+        source, update = source_and_update
+        value = generate_secret()
+        update("API_TOKEN", value)
+        source.refresh()
+        assert source.lookup("API_TOKEN") == value
+
+    def test_lookup_of_an_unknown_name_is_none(
+        self, source_and_update: tuple[SecretSource, Update]
+    ) -> None:
+        """A name the source does not hold gives None, not an error."""
+        source, _update = source_and_update
+        assert source.lookup("NO_SUCH_SECRET") is None
+
+    def test_refresh_shows_a_changed_value(
+        self, source_and_update: tuple[SecretSource, Update]
+    ) -> None:
+        """After the value changes at the source, refresh() makes lookup return the new one."""
+        source, update = source_and_update
+        update("API_TOKEN", generate_secret())
+        source.refresh()
+        source.lookup("API_TOKEN")
+        newer = generate_secret()
+        update("API_TOKEN", newer)
+        source.refresh()
+        assert source.lookup("API_TOKEN") == newer
+
+    def test_describe_and_repr_never_show_values(
+        self, source_and_update: tuple[SecretSource, Update]
+    ) -> None:
+        """describe() and repr() say where the source looks, never what it holds."""
+        source, update = source_and_update
+        value = generate_secret()
+        update("API_TOKEN", value)
+        source.refresh()
+        source.lookup("API_TOKEN")
+        assert source.describe()
+        assert value not in source.describe()
+        assert value not in repr(source)
 
 
 @pytest.mark.usefixtures("use_aws", "secret_arn")
