@@ -30,7 +30,7 @@ _HELP = {
     "jwt": "Rotate, stage, promote and prune JWT signing keys.",
     "audit": "Verify or repair the hash-chained rotation log.",
     "fernet": "Generate and rotate Fernet keys; re-encrypt and verify stored data.",
-    "aws": "AWS Secrets Manager: push, status, rotate, package the Lambda.",
+    "aws": "AWS Secrets Manager: push a key ring, show versions, rehearse a rotation.",
     "check": "Report keys and secrets due or overdue for rotation; notify on-call.",
     "scan": "Scan files for hard-coded secrets and AWS ARNs.",
     "infra": "Lint the CloudFormation template and build the Lambda package.",
