@@ -324,6 +324,10 @@ LOOK_ALIKES: dict[str, Callable[[], str]] = {
         "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
     ),
     "slack api url": lambda: "https://slack.com/api/chat.postMessage",
+    "slack url template": lambda: (
+        'url = f"https://hooks.slack.com/services/T0AB12CD34/B0AB12CD34/{token}"'
+    ),
+    "jwt secret naming another variable": lambda: "JWT_SECRET: OTHER_SECRET_NAME_2",
     "slack base url": lambda: 'SLACK_HOST = "https://hooks.slack.com/services/"',
 }
 

@@ -65,7 +65,7 @@ _PLACEHOLDERS = (
     "not_a_real", "notreal", "replace", "todo",
 )  # fmt: skip
 _REFERENCES = ("env:", "vault:", "arn:", "ssm:", "file:", "http:", "https:", "/", "./", "~")
-_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Z][A-Z0-9_]*")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _SKIP_KEYS = frozenset(
     {"JWT_SECRET_ID", "JWT_KEYS", "state", "fingerprint", "created_at", "activated_at",
      "deactivated_at"}
