@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.core.scan import scan_line
 from detect_secrets.core.secrets_collection import SecretsCollection
 from detect_secrets.settings import default_settings, transient_settings
@@ -24,6 +25,21 @@ def project_settings() -> Iterator[None]:
     """detect-secrets configured as the project's hook is (plugins by absolute path)."""
     with transient_settings(settings("file://" + str(PLUGIN_FILE))):
         yield
+
+
+@contextlib.contextmanager
+def plain_settings() -> Iterator[None]:
+    """detect-secrets' defaults, its own plugins only.
+
+    It caches every plugin class it has loaded, custom ones included, and its defaults enable
+    all cached classes: forget them first.
+    """
+    get_mapping_from_secret_type_to_class.cache_clear()
+    try:
+        with default_settings():
+            yield
+    finally:
+        get_mapping_from_secret_type_to_class.cache_clear()
 
 
 def ds_findings(folder: Path, plant: Plant) -> set[tuple[str, str]]:
@@ -71,7 +87,7 @@ def test_plain_detect_secrets_misses_secrets_passed_as_call_arguments(
     """Why the filter swap exists: with its defaults, detect-secrets reports none of these
     (no ARN or Fernet rule, and is_indirect_reference drops the AWS key). If this starts
     failing, upstream fixed it and the swap may go."""
-    with default_settings():
+    with plain_settings():
         assert ds_findings(tmp_path, plant) == set()
 
 
@@ -91,7 +107,7 @@ def test_documentation_example_filter_applies_to_builtin_plugins(tmp_path: Path)
     plant = Plant("slack-webhook", "Slack Webhook URL", "README.md", f"<{placeholder}>\n", "")
     with project_settings():
         assert ds_findings(tmp_path, plant) == set()
-    with default_settings():
+    with plain_settings():
         assert {t for t, _ in ds_findings(tmp_path, plant)} == {"Slack Token"}
 
 
