@@ -297,7 +297,7 @@ class JwtRotationMachine(RuleBasedStateMachine):
 
 def test_random_rotations_never_reject_valid_or_accept_invalid_tokens() -> None:
     """Any sequence of rotate/stage/promote/prune/issue/verify agrees with the policy model."""
-    run_state_machine_as_test(  # type: ignore[no-untyped-call]
+    run_state_machine_as_test(  # type: ignore[no-untyped-call,unused-ignore]
         JwtRotationMachine,
         settings=settings(
             max_examples=50,
