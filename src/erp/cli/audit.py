@@ -14,6 +14,10 @@ from erp.vault import META_KEY
 __all__ = ["audit_group"]
 
 
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"
+
+
 @click.group("audit")
 def audit_group() -> None:
     """Verify or repair the hash-chained rotation log."""
@@ -40,9 +44,9 @@ def verify_command(log_path: Path | None, vault_path: Path | None, as_json: bool
         )
     elif report.ok:
         anchored = " and matches the vault" if head else ""
-        click.echo(f"{log.path}: {report.entries} entries, chain intact{anchored}")
+        click.echo(f"{log.path}: {_entries(report.entries)}, chain intact{anchored}")
     else:
-        click.echo(f"{log.path}: {len(report.problems)} problem(s) in {report.entries} entries:")
+        click.echo(f"{log.path}: {len(report.problems)} problem(s) in {_entries(report.entries)}:")
         for problem in report.problems:
             click.echo(f"  - {problem}")
     if not report.ok:
@@ -57,6 +61,7 @@ def repair_command(log_path: Path | None, vault_path: Path | None) -> None:
     log, vault = open_log(log_path), open_vault(vault_path)
     repair_log(vault, log)
     report = log.verify((vault.read().get(META_KEY) or {}).get("audit"))
-    click.echo(f"{log.path}: {report.entries} entries, {'intact' if report.ok else 'still broken'}")
+    verdict = "intact" if report.ok else "still broken"
+    click.echo(f"{log.path}: {_entries(report.entries)}, {verdict}")
     if not report.ok:
         sys.exit(1)
