@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,65 +21,13 @@ from erp.secrets import (
     get_secret,
     load_jwt_ring,
 )
+from erp.testing import SecretSourceContract, Update
 from erp.vault import VaultFile
-
-Update = Callable[[str, str], None]
 
 
 def _store(vault: VaultFile, doc: dict[str, Any]) -> None:
     with vault.locked():
         vault.write(doc)
-
-
-class SecretSourceContract:
-    """What every secret source promises; one subclass per backend supplies the factory."""
-
-    @pytest.fixture
-    def source_and_update(self, tmp_path: Path) -> tuple[SecretSource, Update]:
-        raise NotImplementedError
-
-    def test_lookup_returns_a_stored_value(
-        self, source_and_update: tuple[SecretSource, Update]
-    ) -> None:
-        """A name the source holds comes back as its text."""
-        source, update = source_and_update
-        value = generate_secret()
-        update("API_TOKEN", value)
-        source.refresh()
-        assert source.lookup("API_TOKEN") == value
-
-    def test_lookup_of_an_unknown_name_is_none(
-        self, source_and_update: tuple[SecretSource, Update]
-    ) -> None:
-        """A name the source does not hold gives None, not an error."""
-        source, _update = source_and_update
-        assert source.lookup("NO_SUCH_SECRET") is None
-
-    def test_refresh_shows_a_changed_value(
-        self, source_and_update: tuple[SecretSource, Update]
-    ) -> None:
-        """After the value changes at the source, refresh() makes lookup return the new one."""
-        source, update = source_and_update
-        update("API_TOKEN", generate_secret())
-        source.refresh()
-        source.lookup("API_TOKEN")
-        newer = generate_secret()
-        update("API_TOKEN", newer)
-        source.refresh()
-        assert source.lookup("API_TOKEN") == newer
-
-    def test_describe_and_repr_never_show_values(
-        self, source_and_update: tuple[SecretSource, Update]
-    ) -> None:
-        """describe() and repr() say where the source looks, never what it holds."""
-        source, update = source_and_update
-        value = generate_secret()
-        update("API_TOKEN", value)
-        source.refresh()
-        source.lookup("API_TOKEN")
-        assert source.describe()
-        assert value not in source.describe()
-        assert value not in repr(source)
 
 
 class TestEnvSource(SecretSourceContract):

@@ -25,10 +25,9 @@ from erp.aws.source import AwsSecretSource
 from erp.errors import SecretNotFound
 from erp.keyring import KeyRing, generate_secret
 from erp.secrets import SecretSource, get_secret, load_jwt_ring
+from erp.testing import SecretSourceContract, Update
 
 from .conftest import SECRET_NAME, stages_of
-
-Update = Callable[[str, str], None]
 
 
 @pytest.fixture
@@ -39,12 +38,8 @@ def use_aws(monkeypatch: pytest.MonkeyPatch, aws_env: str) -> None:
     erp.secrets.reset()
 
 
-class TestAwsSecretSource:
-    """A Secrets Manager secret (its AWSCURRENT JSON object) as a secret source.
-
-    The same promises as ``SecretSourceContract`` in tests/test_secrets.py (not imported:
-    a plain ``pytest`` run cannot import one test module from another).
-    """
+class TestAwsSecretSource(SecretSourceContract):
+    """A Secrets Manager secret (its AWSCURRENT JSON object) as a secret source."""
 
     @pytest.fixture
     def source_and_update(self, sm: Any) -> tuple[SecretSource, Update]:
@@ -62,49 +57,6 @@ class TestAwsSecretSource:
             forced_refresh_min_interval_seconds=0,
         )
         return source, update
-
-    def test_lookup_returns_a_stored_value(
-        self, source_and_update: tuple[SecretSource, Update]
-    ) -> None:
-        """A name the source holds comes back as its text."""
-        source, update = source_and_update
-        value = generate_secret()
-        update("API_TOKEN", value)
-        source.refresh()
-        assert source.lookup("API_TOKEN") == value
-
-    def test_lookup_of_an_unknown_name_is_none(
-        self, source_and_update: tuple[SecretSource, Update]
-    ) -> None:
-        """A name the source does not hold gives None, not an error."""
-        source, _update = source_and_update
-        assert source.lookup("NO_SUCH_SECRET") is None
-
-    def test_refresh_shows_a_changed_value(
-        self, source_and_update: tuple[SecretSource, Update]
-    ) -> None:
-        """After the value changes at the source, refresh() makes lookup return the new one."""
-        source, update = source_and_update
-        update("API_TOKEN", generate_secret())
-        source.refresh()
-        source.lookup("API_TOKEN")
-        newer = generate_secret()
-        update("API_TOKEN", newer)
-        source.refresh()
-        assert source.lookup("API_TOKEN") == newer
-
-    def test_describe_and_repr_never_show_values(
-        self, source_and_update: tuple[SecretSource, Update]
-    ) -> None:
-        """describe() and repr() say where the source looks, never what it holds."""
-        source, update = source_and_update
-        value = generate_secret()
-        update("API_TOKEN", value)
-        source.refresh()
-        source.lookup("API_TOKEN")
-        assert source.describe()
-        assert value not in source.describe()
-        assert value not in repr(source)
 
 
 @pytest.mark.usefixtures("use_aws", "secret_arn")
