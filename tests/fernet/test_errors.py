@@ -202,3 +202,41 @@ def test_columns_must_be_named(
     code, _out, err = run_cli(_reencrypt(table), capsys)
     assert code == 1
     assert "--column table.column" in err
+
+
+def test_database_lost_during_the_run_is_one_error(
+    pg_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    """The server going away mid-run: one clear error, the run logged as failed, resumable."""
+    from erp.fernet import FernetKeyRing
+    from erp.reencrypt import DatabaseUnavailable, reencrypt
+
+    old, new = new_key(), new_key()
+    table = pg_table(120, old)
+    ring = FernetKeyRing.from_keys(new, [old])
+    writes = 0
+
+    def drop_connections(target: object, rows: object) -> None:
+        nonlocal writes
+        writes += 1
+        if writes == 2:
+            table.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+    with pytest.raises(DatabaseUnavailable, match="re-encryption on postgresql://") as caught:
+        reencrypt(
+            table.db,
+            table.columns,
+            ring,
+            batch_size=30,
+            vault=vault,
+            log=log,
+            before_write=drop_connections,
+        )
+    assert "rerun to resume" in str(caught.value)
+    assert log.entries()[-1]["outcome"] == "failed: DatabaseUnavailable"
+    report = reencrypt(table.db, table.columns, ring, batch_size=30, vault=vault, log=log)
+    assert report.ok
+    assert table.under_only(new) == []

@@ -93,7 +93,8 @@ class Session(ABC):
 
     def abort(self) -> None:
         """Roll back whatever this session holds (a claim, a half-written range)."""
-        self.conn.rollback()
+        with contextlib.suppress(Exception):  # a dead connection has nothing to roll back
+            self.conn.rollback()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing after an error must not mask it

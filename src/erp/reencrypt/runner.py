@@ -28,7 +28,13 @@ from erp.reencrypt.child import encode_spec
 from erp.reencrypt.errors import WrongKeys
 from erp.reencrypt.jobs import ChunkResult, Job, JobTotals, quote, quote_table
 from erp.reencrypt.progress import Reporter, SilentReporter
-from erp.reencrypt.targets import DatabaseLike, DatabaseRef, Target, resolve_targets
+from erp.reencrypt.targets import (
+    DatabaseLike,
+    DatabaseRef,
+    Target,
+    driver_errors,
+    resolve_targets,
+)
 from erp.reencrypt.worker import BeforeWrite, WorkerSpec, run_worker
 from erp.rotation.fernet import record_event
 from erp.vault import VaultFile
@@ -230,6 +236,43 @@ def _run_job(
     return _run_processes(specs, reporter, column)
 
 
+def _run_target(
+    db: DatabaseRef,
+    backend: Backend,
+    target: Target,
+    ring: FernetKeyRing,
+    workers: int,
+    batch: int,
+    pipeline: bool,
+    reporter: Reporter,
+    before_write: BeforeWrite | None,
+    clock: Clock,
+) -> ColumnRun:
+    """Plan or resume the pass over one column and drive it to the end."""
+    job = backend.plan(target, ring.primary.fingerprint, batch, clock())
+    if job.resumed:
+        note = f"resuming pass {job.pass_no} ({job.pending_batches} of {job.batches} batches left)"
+    else:
+        note = f"pass {job.pass_no}: {job.planned_rows:,} rows in {job.batches} batches"
+    reporter.begin(target.name, job.planned_rows, max(job.planned_rows - job.pending_rows, 0), note)
+    try:
+        this_run = _run_job(
+            db, backend, job, ring, workers, pipeline, reporter, before_write, clock
+        )
+        # Ranges another machine held may come back (it died): finish them here, so every
+        # coordinator returns only when the whole pass is done.
+        for _round in range(_SETTLE_ROUNDS):
+            if not backend.settle(job):
+                break
+            this_run.add(
+                _run_job(db, backend, job, ring, workers, pipeline, reporter, before_write, clock)
+            )
+    finally:
+        reporter.end()
+    totals = backend.finish(job, clock())
+    return ColumnRun(target.name, job.job_id, job.resumed, this_run, totals)
+
+
 def reencrypt(
     db: DatabaseLike,
     columns: Sequence[tuple[str, str]],
@@ -275,43 +318,22 @@ def reencrypt(
     )
     started = time.monotonic()
     try:
-        for target in targets:
-            job = backend.plan(target, ring.primary.fingerprint, batch, clock())
-            if job.resumed:
-                note = (
-                    f"resuming pass {job.pass_no} ({job.pending_batches} of {job.batches} "
-                    f"batches left)"
-                )
-            else:
-                note = f"pass {job.pass_no}: {job.planned_rows:,} rows in {job.batches} batches"
-            done_rows = max(job.planned_rows - job.pending_rows, 0)
-            reporter.begin(target.name, job.planned_rows, done_rows, note)
-            try:
-                this_run = _run_job(
-                    db, backend, job, ring, workers, use_pipeline, reporter, before_write, clock
-                )
-                # Ranges another machine held may come back (it died): finish them here, so
-                # every coordinator returns only when the whole pass is done.
-                for _round in range(_SETTLE_ROUNDS):
-                    if not backend.settle(job):
-                        break
-                    this_run.add(
-                        _run_job(
-                            db,
-                            backend,
-                            job,
-                            ring,
-                            workers,
-                            use_pipeline,
-                            reporter,
-                            before_write,
-                            clock,
-                        )
+        with driver_errors(db, "re-encryption"):
+            for target in targets:
+                report.columns.append(
+                    _run_target(
+                        db,
+                        backend,
+                        target,
+                        ring,
+                        workers,
+                        batch,
+                        use_pipeline,
+                        reporter,
+                        before_write,
+                        clock,
                     )
-            finally:
-                reporter.end()
-            totals = backend.finish(job, clock())
-            report.columns.append(ColumnRun(target.name, job.job_id, job.resumed, this_run, totals))
+                )
     except BaseException as exc:
         report.elapsed_seconds = time.monotonic() - started
         with contextlib.suppress(Exception):  # the original error matters more

@@ -72,7 +72,7 @@ class SqliteSession(Session):
 
     def abort(self) -> None:
         if self.conn.in_transaction:
-            self.conn.rollback()
+            super().abort()
 
 
 class SqliteBackend(Backend):

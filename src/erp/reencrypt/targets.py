@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = [
     "Target",
     "columns_from_config",
     "columns_from_metadata",
+    "driver_errors",
     "parse_column",
     "resolve_targets",
 ]
@@ -120,6 +122,31 @@ class DatabaseRef:
 
 DatabaseLike = DatabaseRef | str | Path
 """What the functions taking a database accept."""
+
+
+@contextmanager
+def driver_errors(db: DatabaseRef, doing: str) -> Iterator[None]:
+    """Turn a driver error (lost connection, lock timeout, ...) into one clear error.
+
+    Only the driver's primary message is kept: details can quote row data.
+    """
+    import sqlite3
+
+    driver: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    if db.kind == "postgresql":
+        import psycopg
+
+        driver = (sqlite3.Error, psycopg.Error)
+    try:
+        yield
+    except driver as exc:
+        diag = getattr(exc, "diag", None)
+        text = getattr(diag, "message_primary", None) or str(exc)
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        raise DatabaseUnavailable(
+            f"{doing} on {db.display} stopped: {_scrub(first, db)}; nothing half-done is kept "
+            "(each range commits on its own), rerun to resume"
+        ) from None
 
 
 def _scrub(text: str, db: DatabaseRef) -> str:

@@ -19,7 +19,13 @@ from erp.reencrypt.backend import Backend, backend_for
 from erp.reencrypt.errors import WrongKeys
 from erp.reencrypt.jobs import quote, quote_table
 from erp.reencrypt.progress import Reporter, SilentReporter
-from erp.reencrypt.targets import DatabaseLike, DatabaseRef, Target, resolve_targets
+from erp.reencrypt.targets import (
+    DatabaseLike,
+    DatabaseRef,
+    Target,
+    driver_errors,
+    resolve_targets,
+)
 
 __all__ = ["ColumnCheck", "VerifyReport", "database_digest", "verify_database"]
 
@@ -125,15 +131,16 @@ def database_digest(db: DatabaseLike, columns: Sequence[tuple[str, str]]) -> str
     targets = _sorted(resolve_targets(db, columns))
     backend = backend_for(db)
     digest = hashlib.sha256()
-    conn = backend.connect()
-    try:
-        for target in targets:
-            digest.update(f"# {target.name}\n".encode())
-            for rows in _scan(backend, conn, target):
-                _feed(digest, target, rows)
-        conn.rollback()
-    finally:
-        conn.close()
+    with driver_errors(db, "reading the state digest"):
+        conn = db.connect_readonly()
+        try:
+            for target in targets:
+                digest.update(f"# {target.name}\n".encode())
+                for rows in _scan(backend, conn, target):
+                    _feed(digest, target, rows)
+            conn.rollback()
+        finally:
+            conn.close()
     return "sha256:" + digest.hexdigest()
 
 
@@ -152,12 +159,34 @@ def verify_database(
     reporter = reporter or SilentReporter()
     targets = _sorted(resolve_targets(db, columns))
     backend = backend_for(db)
-    primary = ring.primary.fernet
     report = VerifyReport(
         db.display, ring.primary.fingerprint, [k.fingerprint for k in ring.fallbacks]
     )
     digest = hashlib.sha256()
-    conn = backend.connect()
+    with driver_errors(db, "verification"):
+        _verify_scan(backend, db.connect_readonly(), targets, ring, report, digest, reporter)
+    opened = sum(c.primary + sum(c.old.values()) for c in report.columns)
+    values = sum(c.rows - c.nulls for c in report.columns)
+    if values and not opened:
+        raise WrongKeys(
+            f"not one of the {values} values in {', '.join(t.name for t in targets)} opens with "
+            f"FERNET_KEY ({ring.primary.fingerprint}) or a fallback key: is FERNET_KEY the "
+            "key this data was encrypted with? Nothing was recorded."
+        )
+    report.digest = "sha256:" + digest.hexdigest()
+    return report
+
+
+def _verify_scan(
+    backend: Backend,
+    conn: Any,
+    targets: Sequence[Target],
+    ring: FernetKeyRing,
+    report: VerifyReport,
+    digest: Any,
+    reporter: Reporter,
+) -> None:
+    primary = ring.primary.fernet
     try:
         for target in targets:
             check = ColumnCheck(target.name)
@@ -184,16 +213,6 @@ def verify_database(
         conn.rollback()
     finally:
         conn.close()
-    opened = sum(c.primary + sum(c.old.values()) for c in report.columns)
-    values = sum(c.rows - c.nulls for c in report.columns)
-    if values and not opened:
-        raise WrongKeys(
-            f"not one of the {values} values in {', '.join(t.name for t in targets)} opens with "
-            f"FERNET_KEY ({ring.primary.fingerprint}) or a fallback key: is FERNET_KEY the "
-            "key this data was encrypted with? Nothing was recorded."
-        )
-    report.digest = "sha256:" + digest.hexdigest()
-    return report
 
 
 def _classify(
