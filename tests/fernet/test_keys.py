@@ -202,3 +202,32 @@ def test_security_encrypt_decrypt_follow_the_vault(
     primary = load_fernet_ring(SecretResolver.from_config(vault.path)).primary
     assert primary.fernet.decrypt(fresh) == b"card 4242"
     assert abs(primary.fernet.extract_timestamp(fresh) - time.time()) < 3600
+
+
+@pytest.mark.parametrize(
+    "position",
+    [0, 1, 9, 30, -33, -1],
+    ids=["version", "timestamp", "iv", "ciphertext", "last-ciphertext-byte", "hmac"],
+)
+def test_tampered_token_is_never_opened_nor_rotated(new_key: KeyFactory, position: int) -> None:
+    """A flipped bit anywhere fails the HMAC: no decrypt, and rotate re-encrypts nothing."""
+    old, new = new_key(), new_key()
+    ring = FernetKeyRing.from_keys(new, [old])
+    raw = bytearray(base64.urlsafe_b64decode(Fernet(old).encrypt(b"pay 100 to alice")))
+    raw[position] ^= 0x01
+    tampered = base64.urlsafe_b64encode(bytes(raw))
+    with pytest.raises(NoKeyOpens):
+        ring.decrypt(tampered)
+    for fast in (True, False):
+        rotator = Rotator(ring)
+        rotator.fast = fast
+        with pytest.raises(InvalidToken):
+            rotator(tampered)
+
+
+def test_tokens_interoperate_with_cryptography(new_key: KeyFactory) -> None:
+    """Tokens the ring makes open with cryptography's Fernet, and the other way round."""
+    key = new_key()
+    ring = FernetKeyRing.from_keys(key)
+    assert Fernet(key).decrypt(ring.encrypt("from erp")) == b"from erp"
+    assert ring.decrypt(Fernet(key).encrypt(b"from cryptography")) == "from cryptography"
