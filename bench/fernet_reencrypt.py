@@ -501,7 +501,12 @@ def _verdict(value: float, target: float, higher: bool = True) -> str:
 
 
 def report(
-    passes: dict[str, Pass], raw2: list[float], naive: dict[str, float], rows: int, small: int
+    passes: dict[str, Pass],
+    raw2: list[float],
+    naive: dict[str, float],
+    rows: int,
+    small: int,
+    segment_seconds: float,
 ) -> None:
     raw1 = [r for p in passes.values() for r in p.raw_around]
     raw_single = statistics.median(raw1)
@@ -559,7 +564,7 @@ def report(
         )
     print(
         "\nratio for 1 worker: median over ~"
-        f"{SEGMENT_SECONDS:g} s segments of the segment's rows/s over the raw limit sampled "
+        f"{segment_seconds:g} s segments of the segment's rows/s over the raw limit sampled "
         "right after it (the run paused); 2 workers: the same figure over 1 worker's."
     )
 
@@ -667,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 with psycopg.connect(libpq, autocommit=True) as conn:
                     conn.execute("DROP TABLE IF EXISTS secrets")
-        report(passes, raw2, naive, rows, small)
+        report(passes, raw2, naive, rows, small, segment)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
