@@ -124,9 +124,9 @@ class ReencryptReport:
         }
 
 
-def preflight(backend: Backend, targets: Sequence[Target], ring: FernetKeyRing) -> None:
+def preflight(db: DatabaseRef, targets: Sequence[Target], ring: FernetKeyRing) -> None:
     """Refuse (:class:`WrongKeys`) when no sampled value of a column opens with any key."""
-    conn = backend.connect()
+    conn = db.connect_readonly()
     try:
         cur = conn.cursor()
         for target in targets:
@@ -163,26 +163,34 @@ def _run_processes(specs: list[WorkerSpec], reporter: Reporter, column: str) -> 
     total = ChunkResult()
     errors: list[str] = []
     selector = selectors.DefaultSelector()
+    pending: dict[int, bytes] = {}
     for spec, proc in zip(specs, procs, strict=True):
-        selector.register(proc.stdout, selectors.EVENT_READ, spec.worker)  # type: ignore[arg-type]
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        pending[fd] = b""
+        selector.register(fd, selectors.EVENT_READ, spec.worker)
     try:
-        open_streams = len(procs)
-        while open_streams:
+        while pending:
             for key, _ in selector.select():
-                line = key.fileobj.readline()  # type: ignore[union-attr]
-                if not line:
-                    selector.unregister(key.fileobj)
-                    open_streams -= 1
+                fd = int(key.fd)
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    selector.unregister(fd)
+                    del pending[fd]
                     continue
-                message = json.loads(line)
-                if "error" in message:
-                    errors.append(f"{key.data}: {message['error']}")
-                elif "rows" in message:
-                    result = ChunkResult(**message)
-                    total.add(result)
-                    reporter.advance(result.rows)
-                    for pk in result.unreadable:
-                        reporter.warn(f"unreadable: {column} pk={pk}: no configured key opens it")
+                *lines, pending[fd] = (pending[fd] + chunk).split(b"\n")
+                for line in lines:
+                    message = json.loads(line)
+                    if "error" in message:
+                        errors.append(f"{key.data}: {message['error']}")
+                    elif "rows" in message:
+                        result = ChunkResult(**message)
+                        total.add(result)
+                        reporter.advance(result.rows)
+                        for pk in result.unreadable:
+                            reporter.warn(
+                                f"unreadable: {column} pk={pk}: no configured key opens it"
+                            )
     finally:
         selector.close()
         for proc in procs:
@@ -300,7 +308,8 @@ def reencrypt(
     reporter = reporter or SilentReporter()
     targets = resolve_targets(db, columns)
     backend = backend_for(db)
-    preflight(backend, targets, ring)
+    with driver_errors(db, "sampling stored values"):
+        preflight(db, targets, ring)
     batch = batch_size or DEFAULT_BATCH_SIZE[db.kind]
     if batch < 1:
         raise ValueError("batch_size must be at least 1")
