@@ -1,8 +1,8 @@
 """Driver-level access for the hot path, shared by SQLite and PostgreSQL.
 
-Schema checks go through SQLAlchemy (:mod:`erp.reencrypt.targets`); the rows themselves
-move through the drivers (``sqlite3``, ``psycopg``), which is where the time goes. A
-subclass per engine supplies connections, planning locks, claims and the write path.
+Rows move through the drivers (``sqlite3``, ``psycopg``) with as little Python around them
+as possible; the crypto is where the time goes. A subclass per engine supplies
+connections, planning locks, claims and the write path.
 """
 
 # SQL here is built from identifiers that were checked against the live schema and are
@@ -93,6 +93,7 @@ class Session(ABC):
 
     def abort(self) -> None:
         """Roll back whatever this session holds (a claim, a half-written range)."""
+        self.range_result = ChunkResult()
         with contextlib.suppress(Exception):  # a dead connection has nothing to roll back
             self.conn.rollback()
 

@@ -73,6 +73,7 @@ class SqliteSession(Session):
     def abort(self) -> None:
         if self.conn.in_transaction:
             super().abort()
+        self.range_result = ChunkResult()
 
 
 class SqliteBackend(Backend):
