@@ -219,3 +219,19 @@ def test_coordinators_on_several_machines_share_one_pass_through_skip_locked(
     assert all(r.ok for r in reports.values())  # each returns once the whole pass is done
     assert table.under_only(new) == []
     assert table.checksum(FernetKeyRing.from_keys(new)) == table.expected_checksum()
+
+
+def test_values_needing_escapes_are_rewritten_too(
+    any_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    """A token with stray characters base64 ignores (a backslash, a tab) still moves over."""
+    old, new = new_key(), new_key()
+    table = any_table(40, old)
+    token = Fernet(old).encrypt(b"odd").decode()
+    table.put(7, token[:20] + "\\" + token[20:40] + "\t" + token[40:])
+    table.plain[7] = b"odd"
+    ring = FernetKeyRing.from_keys(new, [old])
+    report = reencrypt(table.db, table.columns, ring, vault=vault, log=log)
+    assert report.ok
+    assert table.under_only(new) == []
+    assert table.checksum(FernetKeyRing.from_keys(new)) == table.expected_checksum()
