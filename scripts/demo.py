@@ -62,12 +62,11 @@ def main() -> int:
     report = log.verify(head)
     print(f"audit verify: {'chain intact' if report.ok else report.problems}")
 
-    try:
-        from erp.demo_fernet import run as fernet_demo  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return 0 if report.ok else 1
-    step("Fernet field encryption on SQLite (demo.db)")
-    fernet_demo()
+    step("Fernet field encryption on SQLite (demo.db): rotate, re-encrypt, verify, retire")
+    from erp.reencrypt import demo as fernet_demo
+
+    for line in fernet_demo("demo.db", vault=vault, log=log):
+        print(line)
     return 0 if report.ok else 1
 
 
