@@ -8,8 +8,9 @@
   hold hand-made malformed tokens on purpose.
 * Filters: detect-secrets' defaults, minus ``is_indirect_reference`` (it drops keys passed as
   call arguments: ``boto3.client(..., aws_access_key_id="AKIA...")``, ``Fernet(b"...")``) and
-  ``is_potential_uuid`` (it drops ARNs whose resource id is a UUID), plus the stated
-  documentation-example rule.
+  ``is_potential_uuid`` (it drops ARNs whose resource id is a UUID), ``is_lock_file`` and
+  ``is_swagger_file`` (files are selected by one rule for both hooks, see
+  :mod:`erp.scan.ds_hook`), plus the stated documentation-example rule.
 
 Importing this module does not import detect-secrets; its functions do.
 """
@@ -58,6 +59,10 @@ BUILTIN_PLUGINS = (
 DISABLED_FILTERS = (
     "detect_secrets.filters.heuristic.is_indirect_reference",
     "detect_secrets.filters.heuristic.is_potential_uuid",
+    # Both hooks select files by one rule, by content (erp.scan.files.skip_reason): no file is
+    # skipped for its name (go.sum, package-lock.json, swagger files hold keys too).
+    "detect_secrets.filters.heuristic.is_lock_file",
+    "detect_secrets.filters.heuristic.is_swagger_file",
 )
 EXTRA_FILTERS = ("erp.scan.ds_filters.is_documentation_example",)
 

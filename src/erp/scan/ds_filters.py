@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 
+from erp.scan.files import skip_reason
 from erp.scan.rules import is_documentation_example as _rule
 
-__all__ = ["is_documentation_example"]
+__all__ = ["is_documentation_example", "is_not_scanned_file"]
 
 _TAIL = re.compile(r"[A-Za-z0-9]{8,}$")
 
@@ -20,3 +21,8 @@ def is_documentation_example(secret: str) -> bool:
     """Rule 1 (contains ``EXAMPLE``) or rule 2 on the value's last token (``.../XXXXXXXX``)."""
     tail = _TAIL.search(secret)
     return _rule(secret, tail.group() if tail else secret)
+
+
+def is_not_scanned_file(filename: str) -> bool:
+    """The shared file-selection rule (:func:`erp.scan.files.skip_reason`): True to skip."""
+    return skip_reason(filename) is not None

@@ -8,7 +8,21 @@ from pathlib import Path
 
 from erp.errors import ConfigError
 
-__all__ = ["GitError", "list_files", "staged_blobs"]
+__all__ = [
+    "BINARY_PROBE_BYTES",
+    "DEFAULT_MAX_BYTES",
+    "GitError",
+    "is_binary",
+    "list_files",
+    "skip_reason",
+    "staged_blobs",
+]
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+"""Files larger than this are skipped (and listed as skipped)."""
+
+BINARY_PROBE_BYTES = 8192
+"""A NUL byte in this many leading bytes makes a file binary (git's own test)."""
 
 
 class GitError(ConfigError):
@@ -38,6 +52,33 @@ def _inside_git(directory: Path) -> bool:
         return _git(["rev-parse", "--is-inside-work-tree"], directory).strip() == b"true"
     except GitError:
         return False
+
+
+def is_binary(data: bytes) -> bool:
+    """Binary content: a NUL byte near the start (decided by content, never by file name)."""
+    return b"\0" in data[:BINARY_PROBE_BYTES]
+
+
+def skip_reason(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
+    """Why the file at ``path`` is not scanned, or None if it is.
+
+    The one file-selection rule of both hooks (``erp-secrets scan`` and, through
+    :mod:`erp.scan.ds_hook`, detect-secrets): symbolic links, files over ``max_bytes`` and
+    binary content are skipped; every other file is scanned whatever its name or extension
+    (lock files, ``go.sum``, ``.css``, ``.svg`` and source maps included).
+    """
+    try:
+        if os.path.islink(path):
+            return "symbolic link"
+        if os.path.getsize(path) > max_bytes:
+            return f"larger than {max_bytes} bytes"
+        with open(path, "rb") as handle:
+            head = handle.read(BINARY_PROBE_BYTES)
+    except FileNotFoundError:
+        return "deleted"
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    return "binary" if is_binary(head) else None
 
 
 def _walk(directory: Path) -> Iterator[str]:

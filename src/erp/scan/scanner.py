@@ -18,6 +18,7 @@ from erp.scan._base import Detector, Hit
 from erp.scan._text import Text
 from erp.scan.baseline import Baseline, hash_secret
 from erp.scan.detectors import DETECTORS
+from erp.scan.files import DEFAULT_MAX_BYTES, is_binary
 from erp.scan.rules import is_pragma_allowed
 
 __all__ = [
@@ -30,10 +31,6 @@ __all__ = [
     "scan_files",
 ]
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-"""Files larger than this are skipped (and listed as skipped)."""
-
-_BINARY_PROBE = 8192
 _PARALLEL_MIN_FILES = 200
 
 
@@ -138,10 +135,6 @@ def scan_bytes(data: bytes, path: str) -> ScanReport:
     return report
 
 
-def _is_binary(data: bytes) -> bool:
-    return b"\0" in data[:_BINARY_PROBE]
-
-
 def _scan_path(path: str, max_bytes: int) -> ScanReport:
     report = ScanReport()
     try:
@@ -159,7 +152,7 @@ def _scan_path(path: str, max_bytes: int) -> ScanReport:
     except OSError as exc:
         report.skipped.append((path, f"unreadable: {exc.strerror or exc}"))
         return report
-    if _is_binary(data):
+    if is_binary(data):
         report.skipped.append((path, "binary"))
         return report
     return scan_bytes(data, path)
@@ -219,7 +212,7 @@ def scan_blobs(
     for path, data in blobs:
         if len(data) > max_bytes:
             report.skipped.append((path, f"larger than {max_bytes} bytes"))
-        elif _is_binary(data):
+        elif is_binary(data):
             report.skipped.append((path, "binary"))
         else:
             report.merge(scan_bytes(data, path))

@@ -1,0 +1,82 @@
+"""Both hooks fail closed when their configuration cannot load, and select the same files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from erp.scan import scan_files, testing
+
+from .conftest import ROOT, Repo
+
+
+def _ds_hook(repo: Repo, *files: str) -> tuple[int, str]:
+    done = repo.run(
+        sys.executable, "-m", "erp.scan.ds_hook", "--baseline", ".secrets.baseline",
+        "--no-verify", *files, check=False,
+    )  # fmt: skip
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_detect_secrets_hook_fails_closed_when_the_plugins_cannot_load(repo: Repo) -> None:
+    """The project's baseline copied into another repository: detect-secrets alone passes the
+    commit; the project's hook exits 2 naming the missing plugin file and the fix."""
+    shutil.copy(ROOT / ".secrets.baseline", repo.path)
+    repo.write("app.py", "x = 1\n")
+    plain = repo.run("detect-secrets-hook", "--baseline", ".secrets.baseline", "--no-verify",
+                     "app.py", check=False)  # fmt: skip
+    assert plain.returncode == 0  # the upstream behaviour this wrapper exists for
+    code, output = _ds_hook(repo, "app.py")
+    assert code == 2
+    assert "src/erp/scan/ds_plugins.py" in output
+    assert "--init-baseline" in output
+
+
+def test_detect_secrets_hook_fails_closed_on_a_filter_that_cannot_import(repo: Repo) -> None:
+    """A filter path that does not import is a closed gate, not a warning."""
+    repo.run("erp-secrets", "scan", "--init-baseline")
+    path = repo.path / ".secrets.baseline"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["filters_used"].append({"path": "erp.scan.no_such_module.no_such_filter"})
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    repo.write("app.py", "x = 1\n")
+    code, output = _ds_hook(repo, "app.py")
+    assert code == 2
+    assert "erp.scan.no_such_module.no_such_filter" in output
+
+
+def test_detect_secrets_hook_fails_closed_on_a_broken_baseline(repo: Repo) -> None:
+    """An unreadable baseline stops the commit."""
+    repo.write(".secrets.baseline", "{not json")
+    repo.write("app.py", "x = 1\n")
+    code, output = _ds_hook(repo, "app.py")
+    assert code == 2
+    assert "not JSON" in output
+
+
+NAMES = [
+    "go.sum", "package-lock.json", "poetry.lock", "yarn.lock", "static/site.css",
+    "static/logo.svg", "static/app.js.map", "swagger/api.yaml", "Cargo.lock", "notes.txt",
+]  # fmt: skip
+
+
+def test_both_hooks_select_the_same_files(repo: Repo) -> None:
+    """A key in a lock file, go.sum, CSS, SVG, a source map or a swagger file is reported by
+    both hooks; a binary file is skipped by both."""
+    repo.run("erp-secrets", "scan", "--init-baseline")
+    for name in NAMES:
+        repo.write(name, f'FERNET_KEY = "{testing.fernet_key()}"\n')
+    (repo.path / "blob.bin").write_bytes(
+        b"\0\1\2FERNET_KEY=" + testing.fernet_key().encode() + b"\n"
+    )
+    files = [*NAMES, "blob.bin"]
+    code, output = _ds_hook(repo, *files)
+    assert code == 1
+    ds_files = {line.split("Location:", 1)[1].strip().rsplit(":", 1)[0]
+                for line in output.splitlines() if "Location:" in line}  # fmt: skip
+    ours = scan_files([str(repo.path / f) for f in files])
+    erp_files = {str(Path(f.path).relative_to(repo.path)) for f in ours.findings}
+    assert ds_files == erp_files == set(NAMES)
+    assert [reason for _, reason in ours.skipped] == ["binary"]
