@@ -20,9 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from erp._io import describe_os_error as _describe_os_error
 from erp.clock import to_iso
 from erp.errors import AuditChainBroken, LogWriteError
-from erp.vault import _describe_os_error
 
 __all__ = [
     "DEFAULT_ROTATION_LOG",

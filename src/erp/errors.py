@@ -1,8 +1,14 @@
 """The exceptions of ``erp``: one base, one subclass per failure a caller can act on.
 
-"Setup is bad" errors (fix your configuration or files) derive from :class:`ConfigError`;
-"this input is bad" errors (reject the token, report the row) derive from :class:`InputError`.
-No exception ever carries secret material: they name ids, paths, variables and fixes.
+Three branches, by what the caller should do:
+
+* :class:`ConfigError`: the setup is bad (a file, a variable, a policy); fix it, then retry;
+* :class:`InputError`: this input is bad (reject the token, report the row); nothing to fix here;
+* :class:`TransientError`: something outside was busy or unreachable; the same call may succeed
+  later (retry with backoff).
+
+Every exception of ``erp`` derives from exactly one of them. No exception ever carries secret
+material: they name ids, paths, variables and fixes.
 """
 
 from __future__ import annotations
@@ -14,13 +20,17 @@ __all__ = [
     "ConcurrentChange",
     "ConfigError",
     "ErpError",
+    "FileReadError",
+    "FileWriteError",
     "InputError",
     "InvalidToken",
     "KeyRingError",
     "LogWriteError",
     "PolicyViolation",
     "SecretNotFound",
+    "SettingError",
     "TokenExpired",
+    "TransientError",
     "UnknownKeyId",
     "VaultCorrupt",
     "VaultWriteError",
@@ -38,6 +48,45 @@ class ConfigError(ErpError):
 
 class InputError(ErpError):
     """The input is wrong: a token or a stored value must be rejected or reported."""
+
+
+class TransientError(ErpError):
+    """Something outside was busy or unreachable (a lock, a service); retrying may succeed."""
+
+
+class FileReadError(ConfigError):
+    """A file ``erp`` must read is not a readable regular file of sane size; nothing changed."""
+
+    def __init__(self, path: Path | str, what: str, problem: str) -> None:
+        self.path = Path(path)
+        self.what = what
+        self.problem = problem
+        super().__init__(
+            f"cannot read {what} {self.path}: {problem}. "
+            "Point the setting at a regular file (or fix its permissions), then retry."
+        )
+
+
+class FileWriteError(ConfigError):
+    """A file could not be written (read-only folder, full disk, a link); the old one is intact."""
+
+    def __init__(self, path: Path | str, what: str, problem: str) -> None:
+        self.path = Path(path)
+        self.what = what
+        self.problem = problem
+        super().__init__(
+            f"could not write {what} {self.path}: {problem}. "
+            "The previous file is unchanged; free space or fix permissions, then retry."
+        )
+
+
+class SettingError(ConfigError):
+    """An environment setting is malformed or out of range; names the variable and the fix."""
+
+    def __init__(self, variable: str, problem: str, fix: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        super().__init__(f"environment variable {variable} {problem}; {fix}")
 
 
 class SecretNotFound(ConfigError, KeyError):
@@ -108,7 +157,7 @@ class PolicyViolation(ConfigError):
     """An operation is refused because the rotation policy forbids it now."""
 
 
-class ConcurrentChange(ConfigError):
+class ConcurrentChange(TransientError):
     """Another process changed the store between read and write; retry the operation."""
 
 

@@ -9,11 +9,9 @@ never overwritten.
 from __future__ import annotations
 
 import contextlib
-import errno
 import glob
 import json
 import os
-import secrets as _random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +20,9 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from erp.errors import ConcurrentChange, VaultCorrupt, VaultWriteError
+from erp._io import atomic_write_bytes as _atomic_write
+from erp._io import describe_os_error
+from erp.errors import ConcurrentChange, FileWriteError, VaultCorrupt, VaultWriteError
 
 __all__ = [
     "DEFAULT_VAULT_FILE",
@@ -45,49 +45,12 @@ def default_vault_path() -> Path:
     return Path(os.environ.get("ERP_VAULT_FILE") or DEFAULT_VAULT_FILE)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` atomically and durably: temp, fsync, rename, fsync dir.
-
-    Raises :class:`VaultWriteError` (the original file untouched) on any OS error.
-    """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    tmp = folder / f".{path.name}.{os.getpid()}.{_random.token_hex(4)}.tmp"
+    """Replace the vault file ``path`` atomically; :class:`VaultWriteError` on failure."""
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-        _fsync_dir(folder)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise VaultWriteError(path, _describe_os_error(exc)) from exc
-
-
-def _describe_os_error(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "the disk is full"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied (is the folder read-only?)"
-    if exc.errno == errno.EROFS:
-        return "the file system is read-only"
-    return exc.strerror or str(exc)
+        _atomic_write(path, data, mode=mode, what="vault file")
+    except FileWriteError as exc:
+        raise VaultWriteError(path, exc.problem) from None
 
 
 def _parse(path: Path, raw: bytes) -> dict[str, Any]:
@@ -161,7 +124,7 @@ class VaultFile:
                 f"{self.lock_timeout_seconds:g} s; retry when it has finished"
             ) from None
         except OSError as exc:
-            raise VaultWriteError(self.path, _describe_os_error(exc)) from exc
+            raise VaultWriteError(self.path, describe_os_error(exc)) from exc
         try:
             yield
         finally:

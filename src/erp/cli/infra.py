@@ -90,9 +90,9 @@ def package_command(
     endpoint_url: str | None,
 ) -> None:
     """Build the Lambda zip (reproducible: same sources, same bytes)."""
+    from erp._io import atomic_write_bytes
     from erp.infra.package import build_lambda_zip, package_template
     from erp.infra.template import dump_template, load_template
-    from erp.vault import atomic_write_bytes
 
     package = build_lambda_zip(output)
     click.echo(
@@ -108,7 +108,9 @@ def package_command(
         load_template(template), package, bucket=s3_bucket, s3_client=s3, prefix=s3_prefix
     )
     packaged_template.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(packaged_template, dump_template(packaged).encode(), mode=0o644)
+    atomic_write_bytes(
+        packaged_template, dump_template(packaged).encode(), mode=0o644, what="packaged template"
+    )
     key = f"{s3_prefix.strip('/')}/{package.s3_key}" if s3_prefix.strip("/") else package.s3_key
     click.echo(f"uploaded s3://{s3_bucket}/{key}; packaged template: {packaged_template}")
     click.echo(

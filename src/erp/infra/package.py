@@ -157,9 +157,9 @@ def build_lambda_zip(
     data = buffer.getvalue()
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    from erp.vault import atomic_write_bytes
+    from erp._io import atomic_write_bytes
 
-    atomic_write_bytes(output, data, mode=0o644)
+    atomic_write_bytes(output, data, mode=0o644, what="Lambda package")
     return LambdaPackage(output, hashlib.sha256(data).hexdigest(), len(data), tuple(sorted(files)))
 
 

@@ -1,0 +1,186 @@
+"""Environment settings, read once each, named, parsed and range-checked in one place.
+
+Every ``ERP_*`` number, duration, choice or flag goes through these readers, so a malformed
+value gets the same one-sentence :class:`~erp.errors.SettingError` everywhere: it names the
+variable, what is wrong and the accepted range, and never echoes a value that could be a
+secret pasted into the wrong variable (long values are described by their length only).
+``NaN``, infinities and values outside the stated range are refused, never clamped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from erp.errors import SettingError
+
+__all__ = [
+    "Env",
+    "read_bool",
+    "read_choice",
+    "read_duration",
+    "read_float",
+    "read_int",
+    "read_path",
+    "read_text",
+    "shown",
+]
+
+Env = Mapping[str, str]
+_T = TypeVar("_T", bound=str)
+
+_MAX_SHOWN = 24
+_SAFE_CHARS = frozenset("0123456789.+-eEinfatyINFATYsmhd_ ")
+
+
+def shown(value: str) -> str:
+    """How a setting's value may appear in a message: itself if short and plain, else its size."""
+    if len(value) <= _MAX_SHOWN and set(value) <= _SAFE_CHARS | set("abcdefghijklmnopqrstuvwxyz"):
+        return repr(value)
+    return f"(a {len(value)}-character value, not shown)"
+
+
+def _env(env: Env | None) -> Env:
+    return os.environ if env is None else env
+
+
+def _raw(env: Env | None, name: str) -> str | None:
+    value = _env(env).get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _range_text(minimum: float | None, maximum: float | None, unit: str) -> str:
+    if minimum is not None and maximum is not None:
+        return f"a number from {minimum:g} to {maximum:g}{unit}"
+    if minimum is not None:
+        return f"a number of at least {minimum:g}{unit}"
+    if maximum is not None:
+        return f"a number of at most {maximum:g}{unit}"
+    return f"a finite number{unit}"
+
+
+def read_float(
+    name: str,
+    default: float,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    unit: str = "",
+    env: Env | None = None,
+) -> float:
+    """``$name`` as a finite float in ``[minimum, maximum]``, or ``default`` when unset or empty."""
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    expect = _range_text(minimum, maximum, f" {unit}" if unit else "")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(name, f"is {shown(raw)}, not a number", f"set it to {expect}") from None
+    if not math.isfinite(value):
+        raise SettingError(name, f"is {shown(raw)}, not a finite number", f"set it to {expect}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise SettingError(name, f"is {raw}, out of range", f"set it to {expect}")
+    return value
+
+
+def read_int(
+    name: str,
+    default: int,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    unit: str = "",
+    env: Env | None = None,
+) -> int:
+    """``$name`` as an integer in ``[minimum, maximum]``, or ``default`` when unset or empty."""
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    expect = _range_text(minimum, maximum, f" {unit}" if unit else "").replace(
+        "number", "whole number"
+    )
+    try:
+        value = int(raw, 10)
+    except ValueError:
+        raise SettingError(
+            name, f"is {shown(raw)}, not a whole number", f"set it to {expect}"
+        ) from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise SettingError(name, f"is {raw}, out of range", f"set it to {expect}")
+    return value
+
+
+def read_duration(
+    name: str,
+    default: timedelta,
+    *,
+    unit_seconds: float = 1.0,
+    minimum: timedelta | None = None,
+    maximum: timedelta | None = None,
+    env: Env | None = None,
+) -> timedelta:
+    """``$name`` (a number of units of ``unit_seconds``) as a ``timedelta`` within bounds."""
+    unit = {1.0: "seconds", 60.0: "minutes", 3600.0: "hours", 86400.0: "days"}.get(
+        unit_seconds, f"x {unit_seconds:g} s"
+    )
+    value = read_float(
+        name,
+        default.total_seconds() / unit_seconds,
+        minimum=None if minimum is None else minimum.total_seconds() / unit_seconds,
+        maximum=None if maximum is None else maximum.total_seconds() / unit_seconds,
+        unit=unit,
+        env=env,
+    )
+    return timedelta(seconds=value * unit_seconds)
+
+
+def read_choice(name: str, default: _T, choices: tuple[_T, ...], *, env: Env | None = None) -> _T:
+    """``$name`` (case-insensitive) as one of ``choices``, or ``default`` when unset or empty."""
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    listed = ", ".join(repr(c) for c in choices)
+    raise SettingError(name, f"is {shown(raw)}, which is unknown", f"set it to one of {listed}")
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def read_bool(name: str, default: bool, *, env: Env | None = None) -> bool:
+    """``$name`` as a flag (1/true/yes/on or 0/false/no/off), or ``default`` when unset."""
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise SettingError(name, f"is {shown(raw)}, not a flag", "set it to 1/true/yes or 0/false/no")
+
+
+def read_text(name: str, default: str | None = None, *, env: Env | None = None) -> str | None:
+    """``$name`` stripped, or ``default`` when unset or empty."""
+    raw = _raw(env, name)
+    return default if raw is None else raw
+
+
+def read_path(name: str, default: Path | str, *, env: Env | None = None) -> Path:
+    """``$name`` as a path, or ``default`` when unset or empty; refuses NUL bytes."""
+    raw = _raw(env, name)
+    if raw is None:
+        return Path(default)
+    if "\x00" in raw:
+        raise SettingError(name, "contains a NUL byte", "set it to a file path")
+    return Path(raw)
