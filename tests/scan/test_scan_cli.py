@@ -105,7 +105,7 @@ def test_json_report_lists_findings_without_secrets(cli: Cli, tree: Path) -> Non
 def test_baseline_suppresses_and_no_baseline_reports(cli: Cli, tree: Path) -> None:
     """A finding recorded in .secrets.baseline passes; --no-baseline shows it again."""
     key = testing.fernet_key()
-    (tree / "conf.py").write_text(f'K = "{key}"\n', encoding="utf-8")
+    (tree / "conf.py").write_text(f'FERNET_KEY = "{key}"\n', encoding="utf-8")
     entry = {"type": "Fernet Key", "hashed_secret": hash_secret(key), "line_number": 1}
     (tree / ".secrets.baseline").write_text(
         json.dumps({"version": "1.5.0", "results": {"conf.py": [entry]}}), encoding="utf-8"
@@ -145,7 +145,7 @@ def test_binary_and_oversized_files_are_skipped_and_listed(cli: Cli, tree: Path)
 def test_parallel_scan_reports_the_same_findings(cli: Cli, tree: Path) -> None:
     """--jobs 2 finds exactly what one process finds."""
     for i in range(6):
-        (tree / f"f{i}.py").write_text(f'K = "{testing.fernet_key()}"\n', encoding="utf-8")
+        (tree / f"f{i}.py").write_text(f'FERNET_KEY = "{testing.fernet_key()}"\n', encoding="utf-8")
     one = json.loads(cli("--json", "--jobs", "1").out)
     two = json.loads(cli("--json", "--jobs", "2").out)
     assert one == two
@@ -165,9 +165,9 @@ def test_directory_in_git_means_tracked_and_new_files_not_ignored(
     monkeypatch.chdir(repo.path)
     key = testing.fernet_key()
     repo.write(".gitignore", "build/\n")
-    repo.write("src/tracked.py", f'K = "{key}"\n')
-    repo.write("src/new.py", f'K = "{key}"\n')
-    repo.write("build/out.py", f'K = "{key}"\n')
+    repo.write("src/tracked.py", f'FERNET_KEY = "{key}"\n')
+    repo.write("src/new.py", f'FERNET_KEY = "{key}"\n')
+    repo.write("build/out.py", f'FERNET_KEY = "{key}"\n')
     repo.run("git", "add", ".gitignore", "src/tracked.py")
     assert [f["file"] for f in json.loads(cli("--json").out)["findings"]] == [
         "src/new.py",
@@ -184,12 +184,12 @@ def test_staged_scans_the_index_not_the_working_tree(
     the file, and an unstaged secret does not."""
     monkeypatch.chdir(repo.path)
     key = testing.fernet_key()
-    repo.write("a.py", f'K = "{key}"\n')
+    repo.write("a.py", f'FERNET_KEY = "{key}"\n')
     repo.run("git", "add", "a.py")
     repo.write("a.py", "K = load_key()\n")
     repo.write("b.py", "ok = True\n")
     repo.run("git", "add", "b.py")
-    repo.write("b.py", f'K = "{key}"\n')
+    repo.write("b.py", f'FERNET_KEY = "{key}"\n')
     ran = cli("--staged", "--json")
     assert ran.code == 1
     assert [(f["file"], f["detector_id"]) for f in json.loads(ran.out)["findings"]] == [
@@ -206,7 +206,7 @@ def test_staged_outside_git_is_a_clear_error(cli: Cli, tree: Path) -> None:
 
 def test_console_script_exit_status_is_one_on_findings(tree: Path) -> None:
     """The installed erp-secrets command exits 1 on findings and 0 when clean (CI relies on it)."""
-    (tree / "dirty.py").write_text(f'K = "{testing.fernet_key()}"\n', encoding="utf-8")
+    (tree / "dirty.py").write_text(f'FERNET_KEY = "{testing.fernet_key()}"\n', encoding="utf-8")
     (tree / "clean.py").write_text("K = load()\n", encoding="utf-8")
     command = [str(Path(sys.executable).with_name("erp-secrets")), "scan"]
     assert subprocess.run([*command, "dirty.py"], capture_output=True).returncode == 1

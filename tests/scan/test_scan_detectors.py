@@ -382,7 +382,7 @@ def test_finding_text_and_json_hold_only_a_redacted_value(plant: object) -> None
 def test_raw_hits_keep_the_value_out_of_their_repr() -> None:
     """Hit.repr (used in logs and assertion messages) omits the secret."""
     key = testing.fernet_key()
-    (_, _, hit) = next(find_secrets(f'K = "{key}"'.encode()))
+    (_, _, hit) = next(find_secrets(f'FERNET_KEY = "{key}"'.encode()))
     assert key not in repr(hit)
 
 

@@ -16,7 +16,7 @@ from erp.scan.rules import DOCUMENTATION_ACCOUNTS, is_documentation_account
     "template",
     [
         'FERNET_KEY = "{v}"  # pragma: allowlist secret',
-        'const key = "{v}"; // pragma: allowlist secret',
+        'const fernetKey = "{v}"; // pragma: allowlist secret',
         "FERNET_KEY={v} # pragma:allowlist secret",
         "# pragma: allowlist nextline secret\nFERNET_KEY={v}",
     ],
@@ -30,7 +30,10 @@ def test_pragma_on_the_line_or_the_line_before_suppresses_a_finding(template: st
 def test_pragma_elsewhere_does_not_suppress() -> None:
     """A pragma two lines up, or a nextline pragma on the same line, allows nothing."""
     key = testing.fernet_key()
-    content = f'# pragma: allowlist nextline secret\n\nA = "{key}"\nB = "{key}"  # nextline\n'
+    content = (
+        f'# pragma: allowlist nextline secret\n\nFERNET_KEY = "{key}"\n'
+        f'FERNET_KEY_2 = "{key}"  # nextline\n'
+    )
     assert [f.line for f in scan_bytes(content.encode(), "conf.py").findings] == [3, 4]
 
 
@@ -82,7 +85,7 @@ def test_baselined_finding_is_suppressed_in_its_file_only(tmp_path: Path) -> Non
     key = testing.fernet_key()
     entry = {"type": "Fernet Key", "hashed_secret": hash_secret(key), "line_number": 9}
     baseline = load_baseline(_baseline(tmp_path / ".secrets.baseline", {"conf.py": [entry]}))
-    content = f'K = "{key}"\n'.encode()
+    content = f'FERNET_KEY = "{key}"\n'.encode()
     known, other = scan_bytes(content, "conf.py"), scan_bytes(content, "other.py")
     known.apply_baseline(baseline)
     other.apply_baseline(baseline)

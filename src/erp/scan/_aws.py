@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from erp.scan._assign import value_after
 from erp.scan._base import ALNUM, Detector, Hit, redact
 from erp.scan._text import Text, find_all
-from erp.scan.rules import is_documentation_account, is_documentation_example
+from erp.scan.rules import is_allowed_account, is_documentation_example
 
 __all__ = ["AwsAccessKeyId", "AwsArn", "AwsSecretAccessKey"]
 
@@ -16,14 +17,19 @@ _KEY_ID = re.compile(rb"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}")
 # Secret access keys have no prefix, so they need a name or an access key id beside them:
 # aws_secret_access_key, AWS_SECRET_KEY, aws-secret, SecretAccessKey, secret_key ...
 _SECRET_NAME = re.compile(rb"secret(?:[_-]?access)?[_-]?key|secret")
-_ASSIGNED = re.compile(
-    rb"[\w\"'\]\)-]{0,20}?[ \t]{0,4}(?:=>|:=|=|:|,|\(|[ \t])\s{0,4}(?:[rbuRBU]?[\"'`])?"
-    rb"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
-)
+# A few more name characters may follow (AWS_SECRET_ACCESS_KEY_ID is rare; _VALUE, Token ...).
+_NAME_TAIL = re.compile(rb"[\w.-]{0,20}")
+_SECRET_VALUE = re.compile(rb"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
 _FORTY = re.compile(rb"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+# After an access key id, its secret key follows within a few lines (CSV rows, positional
+# arguments of a multi-line constructor call, an STS response).
+_PAIR_REACH = 400
 
+# The region may be a wildcard or a template (IAM policies: arn:aws:logs:*:<account>:...,
+# CloudFormation ${AWS::Region}, Terraform ${var.region}); the account is what makes it secret.
 _ARN = re.compile(
-    rb"arn:(aws(?:-cn|-us-gov|-iso(?:-[a-z])?|-eusc)?):([a-z0-9][a-z0-9.-]*):([a-z0-9-]*):"
+    rb"arn:(aws(?:-cn|-us-gov|-iso(?:-[a-z])?|-eusc)?):([a-z0-9][a-z0-9.-]*|\*):"
+    rb"([a-z0-9-]*|\*|\$\{[^}\s]{1,60}\}|\{\{?[^}\s]{1,60}\}\}?|%[sd]|<[^>\s]{1,40}>):"
     rb"([0-9]{12}):([^\s\"'`<>\\,;(){}\[\]|]+)"
 )
 
@@ -80,15 +86,30 @@ class AwsSecretAccessKey(Detector):
                 b"_-"
             ).endswith(b"aws"):
                 continue
-            match = _ASSIGNED.match(data, name.end())
+            tail = _NAME_TAIL.match(lower, name.end())
+            end = tail.end() if tail else name.end()
+            match = value_after(lower, end, _SECRET_VALUE, data)
+            if match is None and end != name.end():
+                match = value_after(lower, name.end(), _SECRET_VALUE, data)
             if match is None:
                 continue
             yield from self._hit(match.start(1), match.group(1), seen)
         if b"A" not in data:
             return
         for key_id in _KEY_ID.finditer(data):
-            line_end = text.line_end(key_id.end())
-            for match in _FORTY.finditer(data, key_id.end(), line_end):
+            start = key_id.end()
+            stop = min(len(data), start + _PAIR_REACH)
+            # Up to the third line break after the id (or the next id, whichever comes first).
+            for _ in range(3):
+                newline = data.find(b"\n", start, stop)
+                if newline < 0:
+                    break
+                start = newline + 1
+            else:
+                stop = start
+            following = _KEY_ID.search(data, key_id.end(), stop)
+            stop = following.start() if following else stop
+            for match in _FORTY.finditer(data, key_id.end(), stop):
                 yield from self._hit(match.start(), match.group(), seen)
 
     @staticmethod
@@ -117,5 +138,5 @@ class AwsArn(Detector):
             value = match.group().decode()
             partition, service, region, account = (match.group(i).decode() for i in range(1, 5))
             shown = f"arn:{partition}:{service}:{region}:{account[:4]}********:…"
-            example = is_documentation_account(account) or "EXAMPLE" in value
+            example = is_allowed_account(account) or "EXAMPLE" in value
             yield Hit(start, value, shown, example)

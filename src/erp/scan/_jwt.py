@@ -20,9 +20,10 @@ import fnmatch
 import re
 from collections.abc import Iterator
 
+from erp.scan._assign import SEPARATOR
 from erp.scan._base import Detector, Hit, redact
 from erp.scan._text import Text
-from erp.scan.rules import is_documentation_example
+from erp.scan.rules import is_documentation_example, shannon_bits
 
 __all__ = ["JwtSigningSecret"]
 
@@ -40,16 +41,43 @@ _YAML_PAIR = re.compile(
 )
 _MAP_LIMIT = 65536
 _LINE_ENDS = (b"", b"\n", b"\r", b" ", b"\t")
+_BARE_ENDS = (*_LINE_ENDS, b",")
 
-_NAME = re.compile(rb"(?<![a-z0-9])jwt[a-z0-9_-]*")
-_NAME_VALUE = re.compile(
-    rb"[\"'`\]]*[ \t]*(?::[ \t]*[A-Za-z_][\w\[\], |.]*?[ \t]*(?==))?"
-    rb"(?:=>|:=|=|:)[ \t]*(?:[rbuRBU]?([\"'`]))?([^\s\"'`#,;)}\]\\]{8,512})"
-)
+# A JWT name: jwt_secret, JWT_SIGNING_KEY, jwtSecret, jwt.secret (Spring), SIMPLE_JWT's
+# SIGNING_KEY, HASURA_GRAPHQL_JWT_SECRET ...
+_NAME = re.compile(rb"(?<![a-z0-9])(?:[a-z0-9]+_)*jwt[a-z0-9_.-]*")
+_VALUE = re.compile(rb"([^\s\"'`#,;)}\]\\]{8,512})")
+_QUOTES = frozenset(b"\"'`")
 
+# Literal keys of signing calls: PyJWT/Ruby jwt.encode/decode, Node jwt.sign/verify, Go
+# SignedString([]byte("...")), Java Keys.hmacShaKeyFor("...".getBytes()), auth0
+# Algorithm.HMAC256("..."), jjwt signWith(..., "..."). Matched on the lower-case copy.
+_ARGUMENT = rb"(?:[^,(){}\n\"']|\([^()\n]*\)|\{[^{}\n]*\})*?"
 _CALL = re.compile(
-    rb"jwt\.(?:encode|decode)\([ \t]*(?:[^,()\n]|\([^()\n]*\))*?,[ \t]*(?:key[ \t]*=[ \t]*)?"
-    rb"[rbuRBU]?([\"'])([^\"'\\\n]{8,512})\1"
+    rb"(?:jwt\.(?:encode|decode|sign|verify)\([ \t]*"
+    + _ARGUMENT
+    + rb",|signwith\("
+    + _ARGUMENT
+    + rb",|signedstring\(|hmacshakeyfor\(|algorithm\.hmac(?:256|384|512)\()"
+    rb"[ \t]*(?:key[ \t]*=[ \t]*)?(?:\[\]byte\(|new[ \t]+secretkeyspec\()?[ \t]*[rbu]?([\"'`])"
+    rb"([^\"'`\\\n]{8,512})\1"
+)
+_CALL_HINT = (b"jwt.", b"signwith(", b"signedstring(", b"hmacshakeyfor(", b"algorithm.hmac")
+# An object bound to a JWT name holds its secret in a key/secret member: Hasura's
+# JWT_SECRET='{"type": "HS256", "key": "..."}', SIMPLE_JWT = {"SIGNING_KEY": "..."}, a YAML
+# flow map jwt: {secret: ...}.
+_OBJECT_OPEN = re.compile(rb"[\"'`\]]*[ \t]*(?:=>|:=|=|:)[ \t]*(?:\\?[\"'])?[ \t]*\{")
+_MEMBER = re.compile(
+    rb"\\{0,3}[\"']?(?:key|secret|signing_key|signing_secret|secret_key|hmac_key)\\{0,3}[\"']?"
+    rb"[ \t]*(?::|=>|=)[ \t]*\\{0,3}([\"']?)([^\s\"'`,}\\]{8,512})"
+)
+_OBJECT_REACH = 4096
+# TOML/INI sections: [jwt], [auth.jwt], [tool.jwt] ... with a secret = "..." line below.
+_SECTION = re.compile(rb"^[ \t]*\[+([\w.-]*jwt[\w.-]*)\]+[ \t]*\r?$", re.M)
+_SECTION_CHILD = re.compile(
+    rb"^[ \t]*(?:secret|signing_key|signing_secret|secret_key|key|hmac_key)[ \t]*[=:][ \t]*"
+    rb"([\"']?)([^\s\"'#]{8,512})\1[ \t]*(?:#[^\n]*)?\r?$",
+    re.M,
 )
 
 _NESTED_CHILD = re.compile(
@@ -59,12 +87,18 @@ _NESTED_CHILD = re.compile(
 )
 _PARENT = re.compile(rb"^([ \t]*)[\"']?([\w.-]+)[\"']?[ \t]*:[ \t]*\{?[ \t]*\r?$")
 
+_KEY_NAME = re.compile(r"[a-z]+(?:[-_.][a-z]+)+")
+"""A value made of lower-case words (``jwt-signing-key``) names a key (a Kubernetes Secret's
+key, a vault field); it is not one."""
 _PLACEHOLDERS = (
     "example", "placeholder", "changeme", "change-me", "change_me", "your-", "your_",
     "yoursecret", "redacted", "dummy", "xxxx", "****", "fake", "sample", "not-a-real",
     "not_a_real", "notreal", "replace", "todo",
 )  # fmt: skip
-_REFERENCES = ("env:", "vault:", "arn:", "ssm:", "file:", "http:", "https:", "/", "./", "~")
+_REFERENCES = (
+    "env:", "vault:", "arn:", "ssm:", "file:", "http:", "https:", "/", "./", "~", "op://",
+    "secretsmanager:", "sops:", "ref+", "awssm:", "gcpsm:", "azkv:", "secret://",
+)  # fmt: skip
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _SKIP_KEYS = frozenset(
     {"JWT_SECRET_ID", "JWT_KEYS", "state", "fingerprint", "created_at", "activated_at",
@@ -87,13 +121,16 @@ def could_be_secret(value: str, *, min_length: int = 12, quoted: bool = True) ->
     low = value.lower()
     if low.startswith(_REFERENCES) or any(word in low for word in _PLACEHOLDERS):
         return False
-    if len(set(value)) < 6:
+    if len(set(value)) < 6 or _KEY_NAME.fullmatch(value):
         return False
     if not quoted:
         # Bare words are secrets only in .env/YAML files, and never a variable or a dotted name.
         if _DOTTED.fullmatch(value) or "(" in value or "[" in value:
             return False
-        if not (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)):
+        mixed_case = any(c.isupper() for c in value) and any(c.islower() for c in value)
+        if not any(c.isdigit() for c in value) and not (
+            mixed_case and len(value) >= 16 and shannon_bits(value) >= 3.5
+        ):
             return False
     return True
 
@@ -110,7 +147,7 @@ class JwtSigningSecret(Detector):
     def find(self, text: Text) -> Iterator[Hit]:
         lower = text.lower
         named_file = fnmatch.fnmatch(text.name.lower(), "jwt_secrets*.json")
-        if b"jwt" not in lower and not named_file:
+        if not named_file and b"jwt" not in lower and not any(h in lower for h in _CALL_HINT):
             return
         seen: set[int] = set()
         candidates: list[tuple[int, bytes, int, bool]] = []
@@ -118,8 +155,13 @@ class JwtSigningSecret(Detector):
         if named_file and not _MAP_NAME.search(lower):
             candidates += self._pairs(text.data, 0, len(text.data))
         candidates += self._names(text)
-        candidates += [(m.start(2), m.group(2), 8, True) for m in _CALL.finditer(text.data)]
+        if any(hint in lower for hint in _CALL_HINT):
+            candidates += [
+                (m.start(2), text.data[m.start(2) : m.end(2)], 8, True)
+                for m in _CALL.finditer(lower)
+            ]
         candidates += self._nested(text)
+        candidates += self._sections(text)
         for offset, raw, min_length, quoted in sorted(candidates, key=lambda c: c[0]):
             if offset in seen:
                 continue
@@ -152,25 +194,49 @@ class JwtSigningSecret(Detector):
 
     @staticmethod
     def _names(text: Text) -> list[tuple[int, bytes, int, bool]]:
-        data = text.data
+        data, lower = text.data, text.lower
         out: list[tuple[int, bytes, int, bool]] = []
         bare_ok = not text.name.lower().endswith(_CODE_SUFFIXES)
-        for name in _NAME.finditer(text.lower):
-            ident = name.group().rstrip(b"_-")
-            if _MAP_NAME.fullmatch(ident) or not ident.endswith((b"secret", b"key")):
+        for name in _NAME.finditer(lower):
+            ident = name.group().rstrip(b"_-.")
+            if b"public" in ident or _MAP_NAME.fullmatch(ident):
                 continue
-            if b"public" in ident:
+            opened = _OBJECT_OPEN.match(lower, name.end())
+            if opened is not None:
+                out += _object_members(data, lower, opened.end() - 1)
                 continue
-            value = _NAME_VALUE.match(data, name.end())
+            if not ident.endswith((b"secret", b"key")):
+                continue
+            separator = SEPARATOR.match(lower, name.end())
+            if separator is None:
+                continue
+            value = _VALUE.match(data, separator.end())
             if value is None:
                 continue
-            quote = value.group(1)
-            if quote is not None:
-                if data[value.end(2) : value.end(2) + 1] != quote:
+            quote = data[separator.end() - 1] if separator.end() > name.end() else 0
+            after = data[value.end(1) : value.end(1) + 1]
+            if quote in _QUOTES:
+                closing = data[value.end(1) : value.end(1) + 4].lstrip(b"\\")[:1]
+                if closing != bytes([quote]):
                     continue
-            elif not bare_ok or data[value.end(2) : value.end(2) + 1] not in _LINE_ENDS:
+            elif not bare_ok or after not in _BARE_ENDS:
                 continue
-            out.append((value.start(2), value.group(2), 12, quote is not None))
+            out.append((value.start(1), value.group(1), 12, quote in _QUOTES))
+        return out
+
+    @staticmethod
+    def _sections(text: Text) -> list[tuple[int, bytes, int, bool]]:
+        if b"[" not in text.data:
+            return []
+        data, lower = text.data, text.lower
+        out: list[tuple[int, bytes, int, bool]] = []
+        for section in _SECTION.finditer(lower):
+            following = data.find(b"\n[", section.end())
+            end = len(data) if following < 0 else following
+            out += [
+                (m.start(2), m.group(2), 12, bool(m.group(1)))
+                for m in _SECTION_CHILD.finditer(data, section.end(), end)
+            ]
         return out
 
     @staticmethod
@@ -192,9 +258,18 @@ class JwtSigningSecret(Detector):
         return out
 
 
-def _closing_brace(data: bytes, start: int) -> int:
+def _object_members(data: bytes, lower: bytes, opening: int) -> list[tuple[int, bytes, int, bool]]:
+    """Key/secret members of the object opening at ``opening`` (``lower``: ``data`` lower-cased)."""
+    end = _closing_brace(data, opening, _OBJECT_REACH)
+    return [
+        (m.start(2), data[m.start(2) : m.end(2)], 12, bool(m.group(1)))
+        for m in _MEMBER.finditer(lower, opening, end)
+    ]
+
+
+def _closing_brace(data: bytes, start: int, reach: int = _MAP_LIMIT) -> int:
     depth = 0
-    limit = min(len(data), start + _MAP_LIMIT)
+    limit = min(len(data), start + reach)
     for brace in _BRACE.finditer(data, start, limit):
         depth += 1 if brace.group() == b"{" else -1
         if depth == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from erp.scan._assign import value_after
 from erp.scan._base import Detector, Hit, redact
 from erp.scan._text import Text, find_all
 from erp.scan.rules import is_documentation_example
@@ -18,17 +19,27 @@ __all__ = ["PagerDutyRoutingKey", "SlackWebhookUrl"]
 _KEY = re.compile(rb"key")
 _PD_WORD = re.compile(rb"(?:routing|integration|service|pd)[_-]?$")
 _PD_VENDOR = re.compile(rb"pagerduty[a-z_-]{0,24}key")
-_PD_ASSIGNED = re.compile(
-    rb"[\w\"'\]\)-]{0,20}?[ \t]{0,4}(?:=>|:=|=|:|,|\(|[ \t])\s{0,4}(?:[rbuRBU]?[\"'`])?"
-    rb"([A-Za-z0-9]{32})(?![A-Za-z0-9])"
+_PD_NAME_TAIL = re.compile(rb"[\w.-]{0,20}")
+_PD_VALUE = re.compile(rb"([A-Za-z0-9]{32})(?![A-Za-z0-9])")
+# The US and EU Events API hosts; the key is the path segment after /integration/.
+_PD_URL = re.compile(
+    rb"events\.(?:eu\.)?pagerduty\.com/(?:integration|x-ere)/([A-Za-z0-9]{32})(?![A-Za-z0-9])"
 )
-_PD_URL = re.compile(rb"events\.pagerduty\.com/integration/([A-Za-z0-9]{32})(?![A-Za-z0-9])")
+# pdpyras takes the routing key as the first positional argument of its Events API sessions.
+_PD_SESSION = re.compile(
+    rb"(?:events|changeevents)api(?:v2)?session\([ \t]*(?:\r?\n[ \t]*)?[rbu]?[\"']"
+    rb"([a-z0-9]{32})[\"']"
+)
 
 _SLACK = re.compile(
     rb"(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{10,300}"
 )
 
 _TEMPLATE_START = (b"{", b"$", b"<", b"%")
+# A URL written as adjacent or concatenated string literals ("...T0/B0/" "token",
+# '...' + '...'), or with JSON's escaped slashes (https:\/\/hooks.slack.com\/services\/...).
+_GLUE = re.compile(rb"[\"'`][ \t]*(?:\+|\.|&)?[ \t]*(?:\\?\r?\n[ \t]*)?[rbuf]?[\"'`]|\\(?=/)")
+_SLACK_REACH = 400
 
 
 def _routing_key_shape(value: str) -> bool:
@@ -50,7 +61,7 @@ class PagerDutyRoutingKey(Detector):
 
     def find(self, text: Text) -> Iterator[Hit]:
         lower = text.lower
-        if b"key" not in lower and b"pagerduty" not in lower:
+        if b"key" not in lower and b"pagerduty" not in lower and b"apisession(" not in lower:
             return
         data = text.data
         seen: set[int] = set()
@@ -65,13 +76,20 @@ class PagerDutyRoutingKey(Detector):
                 for i in find_all(lower, b"pagerduty")
                 if (name := _PD_VENDOR.match(lower, i)) is not None
             ]
-        candidates = [
-            (m.start(1), m.group(1))
-            for end in ends
-            if (m := _PD_ASSIGNED.match(data, end)) is not None
-        ]
+        candidates = []
+        for end in ends:
+            tail = _PD_NAME_TAIL.match(lower, end)
+            match = value_after(lower, tail.end() if tail else end, _PD_VALUE, data)
+            if match is None:
+                match = value_after(lower, end, _PD_VALUE, data)
+            if match is not None:
+                candidates.append((match.start(1), match.group(1)))
         if b"pagerduty" in lower:
             candidates += [(m.start(1), m.group(1)) for m in _PD_URL.finditer(data)]
+        if b"apisession(" in lower:
+            candidates += [
+                (m.start(1), data[m.start(1) : m.end(1)]) for m in _PD_SESSION.finditer(lower)
+            ]
         for offset, raw in candidates:
             value = raw.decode()
             if offset in seen or not _routing_key_shape(value):
@@ -88,10 +106,15 @@ class SlackWebhookUrl(Detector):
 
     def find(self, text: Text) -> Iterator[Hit]:
         data = text.data
-        if b"hooks.slack.com/" not in data:
+        if b"hooks.slack.com" not in data:
             return
-        for match in _SLACK.finditer(data):
-            if data[match.end() : match.end() + 1] in _TEMPLATE_START:
+        for index in find_all(data, b"hooks.slack.com"):
+            start = max(0, index - 12)
+            window = _GLUE.sub(b"", data[start : index + _SLACK_REACH])
+            match = _SLACK.search(window)
+            if match is None or match.start() > index - start:
+                continue
+            if window[match.end() : match.end() + 1] in _TEMPLATE_START:
                 continue  # an f-string or template: the token is not in the file
             value = match.group().decode().rstrip("/")
             path = value.split("hooks.slack.com/", 1)[1]
@@ -102,4 +125,10 @@ class SlackWebhookUrl(Detector):
                 continue
             prefix = value[: value.index("hooks.slack.com/") + len("hooks.slack.com/")]
             shown = f"{prefix}{kind}/…({len(value)} chars)"
-            yield Hit(match.start(), value, shown, is_documentation_example(value, parts[-1]))
+            offset = data.rfind(b"http", start, index)
+            yield Hit(
+                offset if offset >= 0 else index,
+                value,
+                shown,
+                is_documentation_example(value, parts[-1]),
+            )

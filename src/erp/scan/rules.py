@@ -7,6 +7,12 @@ Documentation examples (never reported, by every detector and by the detect-secr
 3. an ARN whose account is an AWS documentation account (:data:`DOCUMENTATION_ACCOUNTS`) or
    one digit repeated twelve times (``000000000000``).
 
+Public AWS-owned accounts (never a secret: every AWS customer writes them in policies):
+
+4. an ARN whose account is one AWS publishes for all customers to name
+   (:data:`AWS_PUBLIC_ACCOUNTS`: the Elastic Load Balancing log-delivery principals per region,
+   and the accounts that publish AWS's public Lambda layers).
+
 A reviewed false positive is allowed inline with detect-secrets' pragma, which both scanners
 honour: ``pragma: allowlist secret`` in a comment on the line, or
 ``pragma: allowlist nextline secret`` in a comment on the line before.
@@ -19,7 +25,9 @@ import re
 from collections import Counter
 
 __all__ = [
+    "AWS_PUBLIC_ACCOUNTS",
     "DOCUMENTATION_ACCOUNTS",
+    "is_allowed_account",
     "is_documentation_account",
     "is_documentation_example",
     "is_pragma_allowed",
@@ -32,6 +40,32 @@ DOCUMENTATION_ACCOUNTS = frozenset(
 )
 """Account ids AWS uses in its documentation (the first is also moto's default account)."""
 
+AWS_PUBLIC_ACCOUNTS = frozenset(
+    {
+        # Elastic Load Balancing access-log delivery (the bucket-policy principal), per region,
+        # from "Enable access logs for your Application Load Balancer" (AWS documentation):
+        # us-east-1, us-east-2, us-west-1, us-west-2,
+        "127311923021", "033677994240", "027434742980", "797873946194",
+        # af-south-1, ap-east-1, ap-southeast-3, ap-south-1,
+        "098369216593", "754344448648", "589379963580", "718504428378",
+        # ap-northeast-3, ap-northeast-2, ap-southeast-1, ap-southeast-2,
+        "383597477331", "600734575887", "114774131450", "783225319266",
+        # ap-northeast-1, ca-central-1, eu-central-1, eu-west-1,
+        "582318560864", "985666609251", "054676820928", "156460612806",
+        # eu-west-2, eu-south-1, eu-west-3, eu-north-1,
+        "652711504416", "635631232127", "009996457667", "897822967062",
+        # me-south-1, sa-east-1, us-gov-west-1, us-gov-east-1, cn-north-1, cn-northwest-1.
+        "076674570225", "507241528517", "048591011584", "190560391635",
+        "638102146993", "037604701340",
+        # Public Lambda layers published by AWS: CloudWatch Lambda Insights, the Parameters and
+        # Secrets extension, AWS Distro for OpenTelemetry, Powertools for AWS Lambda, AWS SDK
+        # for pandas, AppConfig extension (us-east-1).
+        "580247275435", "177933569100", "901920570463", "017000801446", "336392948345",
+        "027255383542",
+    }
+)  # fmt: skip
+"""Account ids AWS owns and publishes for every customer to reference (rule 4)."""
+
 _COMMENT = rb"(?:#|//|/\*|'|--|<!--|;|%|\"|\*)"
 _SAME_LINE = re.compile(_COMMENT + rb"[ \t]*pragma: ?allowlist[ -]secret")
 _NEXT_LINE = re.compile(_COMMENT + rb"[ \t]*pragma: ?allowlist[ -]nextline[ -]secret")
@@ -40,6 +74,11 @@ _NEXT_LINE = re.compile(_COMMENT + rb"[ \t]*pragma: ?allowlist[ -]nextline[ -]se
 def is_documentation_account(account: str) -> bool:
     """Rule 3: a documentation account id, or one digit repeated (``000000000000``)."""
     return account in DOCUMENTATION_ACCOUNTS or len(set(account)) == 1
+
+
+def is_allowed_account(account: str) -> bool:
+    """Rules 3 and 4: a documentation account or a public AWS-owned account."""
+    return is_documentation_account(account) or account in AWS_PUBLIC_ACCOUNTS
 
 
 def is_repeated_filler(part: str) -> bool:
