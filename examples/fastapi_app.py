@@ -7,7 +7,7 @@ Run it from the project root (the key ring is read from ./jwt_secrets.json, as e
 
     erp-secrets jwt rotate
     uvicorn --app-dir examples fastapi_app:app
-    TOKEN=$(python -c 'import erp.security as s; print(s.issue_token({"sub": "a", "aud": "erp-api"}))')
+    TOKEN=$(python -c 'import erp.security as s; print(s.issue_token({"sub":"a","aud":"erp-api"}))')
     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/me
 """
 
