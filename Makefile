@@ -1,24 +1,36 @@
 # Set-up: `make demo` (run the main job on embedded defaults) and `make test` (everything).
-# Both install the project into the Python on your PATH (activate a venv first to isolate
-# it), so the runbook's commands (`./scripts/rotate_jwt_secret.py`, `pytest ...`) work as
-# written afterwards.
-PYTHON ?= python3
+# Both install the project into a virtual environment: the active one if a venv is
+# activated, else the project's own .venv, created on first use with python3 (3.11+;
+# Debian's externally-managed python3 included, see scripts/ensure_venv.sh).
+# `./scripts/rotate_jwt_secret.py` finds .venv by itself; `. .venv/bin/activate` puts
+# `pytest` and `erp-secrets` on PATH.
+VENV ?= $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
+PYTHON := $(VENV)/bin/python
+PYTHON_BOOT ?=
 PIP := $(PYTHON) -m pip
-STAMP := .make
+# Stamps live in the venv they describe: a new venv installs again.
+STAMP := $(VENV)/.erp-make
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYTHON_BOOT
+# As if activated: tests and hooks run `erp-secrets`, `python -m ...` through PATH.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install install-dev demo test lint typecheck unit precommit postgres bench bench-quick lambda-zip clean
+.PHONY: venv install install-dev demo test lint typecheck unit precommit postgres bench bench-quick \
+	lambda-zip package-check sizes clean
 
-$(STAMP)/install: pyproject.toml
+$(PYTHON):
+	@bash scripts/ensure_venv.sh $(VENV)
+
+venv: $(PYTHON)
+
+$(STAMP)/install: pyproject.toml | $(PYTHON)
 	@mkdir -p $(STAMP)
 	$(PIP) install -q -e .
-	@-command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 	@touch $@
 
-$(STAMP)/install-dev: pyproject.toml
+$(STAMP)/install-dev: pyproject.toml | $(PYTHON)
 	@mkdir -p $(STAMP)
 	$(PIP) install -q -e '.[dev]'
-	@-command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 	@touch $@ $(STAMP)/install
 
 install: $(STAMP)/install
@@ -54,5 +66,13 @@ bench-quick: $(STAMP)/install-dev
 lambda-zip: $(STAMP)/install
 	$(PYTHON) -m erp.cli infra package
 
+# The wheel as users get it: built, installed (not editable) into a clean venv, smoke-tested.
+package-check: $(STAMP)/install-dev
+	$(PYTHON) scripts/package_check.py
+
+# Installed size of the core and of [all] (two clean venvs; needs the package index).
+sizes: $(STAMP)/install-dev
+	$(PYTHON) scripts/package_check.py --sizes
+
 clean:
-	rm -rf $(STAMP) build dist artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .make build dist artifacts .demo .pytest_cache .mypy_cache .ruff_cache

@@ -29,6 +29,7 @@ def main(argv: list[str]) -> int:
     try:
         from erp.scripting import rotate_jwt_main
     except ImportError:
+        _run_in_project_venv()  # returns only when there is no other environment to try
         print(
             "error: the erp package is not installed for this python "
             f"({sys.executable}); run 'make install' (or 'pip install -e .') first",
@@ -36,6 +37,21 @@ def main(argv: list[str]) -> int:
         )
         return 2
     return rotate_jwt_main(vault=args.vault, log=args.log, policy=args.policy)
+
+
+def _run_in_project_venv() -> None:
+    """Start again under the checkout's .venv (made by `make demo`/`make test`), if not in it."""
+    import os
+    from pathlib import Path
+
+    bin_dir = Path(__file__).resolve().parent.parent / ".venv" / "bin"
+    python = bin_dir / "python"
+    if os.environ.get("ERP_SCRIPT_REEXEC") or not python.exists():
+        return
+    if os.path.samefile(Path(sys.executable).parent, bin_dir):
+        return  # already there: erp is simply not installed in it
+    os.environ["ERP_SCRIPT_REEXEC"] = "1"  # never loop
+    os.execv(python, [str(python), __file__, *sys.argv[1:]])  # noqa: S606 (no shell involved)
 
 
 if __name__ == "__main__":

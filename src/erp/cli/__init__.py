@@ -78,3 +78,11 @@ def main(argv: list[str] | None = None) -> Any:
     except ErpError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except ModuleNotFoundError as exc:
+        from erp._extras import MissingExtra, extra_for
+
+        extra = extra_for(exc.name or "")
+        if extra is None:
+            raise
+        click.echo(f"error: {MissingExtra((exc.name or '').partition('.')[0], extra)}", err=True)
+        sys.exit(1)
