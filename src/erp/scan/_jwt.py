@@ -41,12 +41,13 @@ _YAML_PAIR = re.compile(
 )
 _MAP_LIMIT = 65536
 _LINE_ENDS = (b"", b"\n", b"\r", b" ", b"\t")
-_BARE_ENDS = (*_LINE_ENDS, b",")
+# A bare value also ends at a CSV comma, an XML tag, or a "\n" escape (env text in JSON).
+_BARE_ENDS = (*_LINE_ENDS, b",", b"<", b"\\")
 
 # A JWT name: jwt_secret, JWT_SIGNING_KEY, jwtSecret, jwt.secret (Spring), SIMPLE_JWT's
 # SIGNING_KEY, HASURA_GRAPHQL_JWT_SECRET ...
 _NAME = re.compile(rb"(?<![a-z0-9])(?:[a-z0-9]+_)*jwt[a-z0-9_.-]*")
-_VALUE = re.compile(rb"([^\s\"'`#,;)}\]\\]{8,512})")
+_VALUE = re.compile(rb"([^\s\"'`#,;)}\]\\<]{8,512})")
 _QUOTES = frozenset(b"\"'`")
 
 # Literal keys of signing calls: PyJWT/Ruby jwt.encode/decode, Node jwt.sign/verify, Go

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from erp.scan._base import Detector, Hit
+from erp.scan._decode import encoded_blobs
 from erp.scan._text import Text
 from erp.scan.baseline import Baseline, hash_secret
 from erp.scan.detectors import DETECTORS
@@ -113,9 +114,21 @@ def find_secrets(
 
 
 def _find(text: Text, detectors: Sequence[Detector]) -> Iterator[tuple[Detector, int, Hit]]:
+    # Base64 in Kubernetes Secrets and kubeconfig is decoded, scanned, and reported where it
+    # is encoded, instead of the encoded form itself.
+    blobs = list(encoded_blobs(text))
+    encoded = {offset for offset, _, _ in blobs}
     for detector in detectors:
         for hit in detector.find(text):
-            yield detector, text.line_of(hit.offset), hit
+            if hit.offset not in encoded:
+                yield detector, text.line_of(hit.offset), hit
+    for offset, name, decoded in blobs:
+        inner = Text(decoded, name)
+        line = text.line_of(offset)
+        for detector in detectors:
+            for hit in detector.find(inner):
+                shown = f"{hit.shown} (base64 in {name})"
+                yield detector, line, Hit(offset, hit.value, shown, hit.example)
 
 
 def scan_bytes(data: bytes, path: str) -> ScanReport:
