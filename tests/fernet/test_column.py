@@ -15,8 +15,8 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from erp.fernet import EncryptedColumn, EncryptedType, FernetKeyRing, encrypted_columns
-from erp.reencrypt import PlainReporter, columns_from_config
-from erp.reencrypt.progress import RichReporter
+from erp.fernet.reencrypt import PlainReporter, columns_from_config
+from erp.fernet.reencrypt.progress import RichReporter
 
 from .conftest import KeyFactory
 from .test_errors import run_cli

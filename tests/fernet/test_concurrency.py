@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 
 from erp.audit import AuditLog
 from erp.fernet import FernetKeyRing
-from erp.reencrypt import reencrypt
+from erp.fernet.reencrypt import reencrypt
 from erp.vault import VaultFile
 
 from .conftest import KeyFactory, TableFactory

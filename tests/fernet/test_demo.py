@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from erp.audit import AuditLog
-from erp.reencrypt import demo
 from erp.vault import META_KEY, VaultFile
+
+_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fernet_demo.py"
+_SPEC = importlib.util.spec_from_file_location("fernet_demo", _SCRIPT)
+assert _SPEC is not None
+assert _SPEC.loader is not None
+_MODULE = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(_MODULE)
+demo = _MODULE.demo
 
 
 def test_demo_rotates_and_retires_with_plaintexts_unchanged(

@@ -209,7 +209,7 @@ def test_database_lost_during_the_run_is_one_error(
 ) -> None:
     """The server going away mid-run: one clear error, the run logged as failed, resumable."""
     from erp.fernet import FernetKeyRing
-    from erp.reencrypt import DatabaseUnavailable, reencrypt
+    from erp.fernet.reencrypt import DatabaseUnavailable, reencrypt
 
     old, new = new_key(), new_key()
     table = pg_table(120, old)

@@ -10,8 +10,8 @@ from cryptography.fernet import Fernet
 
 from erp.audit import AuditLog
 from erp.fernet import FernetKeyRing
-from erp.reencrypt import reencrypt
-from erp.reencrypt.jobs import BATCHES
+from erp.fernet.reencrypt import reencrypt
+from erp.fernet.reencrypt.jobs import BATCHES
 from erp.vault import VaultFile
 
 from .conftest import EncryptedTable, KeyFactory, TableFactory

@@ -12,7 +12,7 @@ from erp.cli import cli
 from erp.clock import FrozenClock
 from erp.errors import ConfigError
 from erp.fernet import key_fingerprint
-from erp.rotation.fernet import fernet_status, rotate_fernet_key, vault_keys
+from erp.fernet.rotation import fernet_status, rotate_fernet_key, vault_keys
 from erp.vault import META_KEY, VaultFile
 
 from .conftest import KeyFactory
@@ -122,7 +122,7 @@ def test_status_lists_fingerprints_and_sources(
     rotate_fernet_key(vault=vault, log=log)
     rotate_fernet_key(vault=vault, log=log)
     status = fernet_status(vault)
-    assert [k["role"] for k in status["keys"]] == ["primary", "fallback"]
+    assert [k.role for k in status.keys] == ["primary", "fallback"]
     doc = vault.read()
     out = CliRunner().invoke(cli, ["fernet", "status", "--vault", str(vault.path), "--json"])
     assert out.exit_code == 0

@@ -10,8 +10,8 @@ from cryptography.fernet import Fernet
 
 from erp.audit import AuditLog
 from erp.fernet import FernetKeyRing
-from erp.reencrypt import reencrypt, retire, verify_and_record
-from erp.rotation.fernet import RetireRefused, rotate_fernet_key, vault_keys
+from erp.fernet.reencrypt import reencrypt, retire, verify_and_record
+from erp.fernet.rotation import RetireRefused, rotate_fernet_key, vault_keys
 from erp.secrets import SecretResolver
 from erp.vault import META_KEY, VaultFile
 

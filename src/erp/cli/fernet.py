@@ -64,7 +64,11 @@ def _columns_options(func: F) -> F:
 def _collect_columns(
     columns: tuple[str, ...], config: Path | None, metadata: tuple[str, ...]
 ) -> list[tuple[str, str]]:
-    from erp.reencrypt.targets import columns_from_config, columns_from_metadata, parse_column
+    from erp.fernet.reencrypt.targets import (
+        columns_from_config,
+        columns_from_metadata,
+        parse_column,
+    )
 
     found = [parse_column(c) for c in columns]
     if config is not None:
@@ -112,22 +116,22 @@ def generate_command() -> None:
 )
 def rotate_command(vault_path: Path | None, log_path: Path | None, key_stdin: bool) -> None:
     """Add a new primary FERNET_KEY to the vault; the old key stays, for reading only."""
-    from erp.rotation.fernet import rotate_fernet_key
+    from erp.fernet.rotation import rotate_fernet_key
 
     new_key = sys.stdin.readline().strip() if key_stdin else None
     vault, log = open_vault(vault_path), open_log(log_path)
     result = rotate_fernet_key(vault=vault, log=log, new_key=new_key)
-    event = result.event or {}
-    click.echo(f"FERNET_KEY is now {event['new']['fingerprint']} in {vault.path}")
-    if event.get("previous"):
-        click.echo(f"previous key {event['previous']['fingerprint']} now only decrypts")
-    if event.get("adopted_from_environment"):
+    event = result.change
+    assert event is not None  # a rotation always changes the vault
+    click.echo(f"FERNET_KEY is now {event.new} in {vault.path}")
+    if event.previous:
+        click.echo(f"previous key {event.previous} now only decrypts")
+    if event.adopted_from_environment:
         click.echo(
             f"kept the key from the FERNET_KEY environment variable "
-            f"({event['adopted_from_environment']}) for reading"
+            f"({event.adopted_from_environment}) for reading"
         )
-    fallbacks = event.get("fallbacks") or []
-    click.echo(f"FERNET_FALLBACK_KEYS: {len(fallbacks)} key(s), newest first")
+    click.echo(f"FERNET_FALLBACK_KEYS: {len(event.fallbacks)} key(s), newest first")
     click.echo(f"log: {log.path} (entry {(result.entry or {}).get('seq')})")
     for name in ("FERNET_KEY", "FERNET_FALLBACK_KEYS"):
         if os.environ.get(name):
@@ -194,8 +198,8 @@ def reencrypt_command(
     Exit status 0 when every value is under the primary key, 3 when rows that no key
     opens were found (listed, left untouched), 1 on errors.
     """
-    from erp.reencrypt.progress import make_reporter
-    from erp.reencrypt.runner import reencrypt
+    from erp.fernet.reencrypt.progress import make_reporter
+    from erp.fernet.reencrypt.runner import reencrypt
 
     ring = _ring(vault_path)
     found = _collect_columns(columns, config, metadata)
@@ -229,7 +233,10 @@ def reencrypt_command(
             f"outcome: {report.outcome()}"
         )
         for column, pk in report.unreadable:
-            click.echo(f"unreadable: {column} pk={pk}: no configured key opens it; left as is")
+            click.echo(
+                f"unreadable: {column} pk={pk}: no configured key opens it (or its timestamp "
+                "lies in the future); left as is"
+            )
         if report.unreadable_total > len(report.unreadable):
             click.echo(f"... {report.unreadable_total - len(report.unreadable)} more")
         if report.ok:
@@ -265,8 +272,8 @@ def verify_command(
 
     Exit status 1 naming the rows still under an old key (or under no key).
     """
-    from erp.reencrypt.progress import make_reporter
-    from erp.reencrypt.retire import verify_and_record
+    from erp.fernet.reencrypt.progress import make_reporter
+    from erp.fernet.reencrypt.retire import verify_and_record
 
     ring = _ring(vault_path)
     found = _collect_columns(columns, config, metadata)
@@ -324,19 +331,19 @@ def retire_command(
     log_path: Path | None,
 ) -> None:
     """Remove the old keys from the vault, only after a verify pass on the same data."""
-    from erp.reencrypt.retire import retire
+    from erp.fernet.reencrypt.retire import retire
 
     ring = _ring(vault_path) if verify_first else None
     found = _collect_columns(columns, config, metadata) if (columns or config or metadata) else None
     vault, log = open_vault(vault_path), open_log(log_path)
     result = retire(list(db), vault=vault, log=log, verify_with=ring, columns=found)
-    event = result.event
+    event = result.change
     if event is None:
         click.echo(f"{vault.path}: no old Fernet keys to retire")
         return
     seq = (result.entry or {}).get("seq")
-    click.echo(f"retired {len(event['retired'])} key(s): {', '.join(event['retired'])}")
-    click.echo(f"FERNET_KEY {event['primary']} is now the only key; log entry {seq}")
+    click.echo(f"retired {len(event.retired)} key(s): {', '.join(event.retired)}")
+    click.echo(f"FERNET_KEY {event.primary} is now the only key; log entry {seq}")
     if os.environ.get("FERNET_FALLBACK_KEYS"):
         click.echo(
             "warning: FERNET_FALLBACK_KEYS is set in the environment: remove it there too", err=True
@@ -350,32 +357,32 @@ def retire_command(
 def status_command(vault_path: Path | None, db: str | None, as_json: bool) -> None:
     """Show the keys (fingerprints, where they come from), the last verify passes and, with
     --db, the re-encryption passes recorded in that database."""
-    from erp.rotation.fernet import fernet_status
+    from erp.fernet.rotation import fernet_status
 
     status = fernet_status(open_vault(vault_path))
     if db is not None:
-        from erp.reencrypt.jobs import passes_overview
-        from erp.reencrypt.targets import DatabaseRef
+        from erp.fernet.reencrypt.jobs import passes_overview
+        from erp.fernet.reencrypt.targets import DatabaseRef
 
         ref = DatabaseRef.parse(db)
         conn = ref.connect_readonly()
         try:
-            status["passes"] = passes_overview(conn)
+            status.passes = passes_overview(conn)
         finally:
             conn.close()
     if as_json:
-        print_json(status)
+        print_json(status.as_dict())
         return
-    keys = status["keys"]
-    if not keys:
+    if not status.keys:
         click.echo("no Fernet key configured: run 'erp-secrets fernet rotate'")
-    for key in keys:
-        since = key.get("activated_at") or key.get("created_at") or "-"
-        click.echo(f"{key['role']:9} {key['fingerprint']}  from {key['source']}  since {since}")
-    for db, record in sorted(status["verified"].items()):
+    for key in status.keys:
+        click.echo(f"{key.role:9} {key.fingerprint}  from {key.source}  since {key.since}")
+    for name, record in sorted(status.verified.items()):
         verdict = "ok" if record.get("ok") else f"{record.get('failing_total')} failing"
-        click.echo(f"verified {db} at {record.get('time')} with {record.get('primary')}: {verdict}")
-    for row in status.get("passes", []):
+        click.echo(
+            f"verified {name} at {record.get('time')} with {record.get('primary')}: {verdict}"
+        )
+    for row in status.passes or []:
         progress = (
             f"{row['batches_done']}/{row['batches']} batches done"
             if row["state"] == "running"
@@ -385,5 +392,5 @@ def status_command(vault_path: Path | None, db: str | None, as_json: bool) -> No
             f"pass {row['pass']} towards {row['target']}: {row['state']}, {progress}, "
             f"{row['rows']:,} rows planned, started {row['started']}"
         )
-    for note in status["notes"]:
+    for note in status.notes:
         click.echo(f"note: {note}")

@@ -2,7 +2,10 @@
 
 Keys (stated once, see :mod:`erp.fernet.keys`): ``FERNET_KEY`` is the one key that
 encrypts; ``FERNET_FALLBACK_KEYS`` lists older, decrypt-only keys, comma-separated, newest
-first. ``EncryptedType`` and ``encrypted_columns`` load SQLAlchemy on first use.
+first. The package's exceptions are in :mod:`erp.fernet.errors`; the key ring's pure
+transitions in :mod:`erp.fernet.lifecycle`, applied to the vault by
+:mod:`erp.fernet.rotation`; re-encryption of stored data in :mod:`erp.fernet.reencrypt`.
+``EncryptedType`` and ``encrypted_columns`` load SQLAlchemy on first use.
 """
 
 from __future__ import annotations
@@ -10,15 +13,27 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from erp.fernet.field import current_ring, decrypt, decrypt_bytes, encrypt
+from erp.fernet.errors import (
+    FernetKeyError,
+    FernetTokenExpired,
+    NoKeyOpens,
+    NotText,
+    TimestampInFuture,
+)
+from erp.fernet.field import (
+    current_ring,
+    decrypt,
+    decrypt_at_time,
+    decrypt_bytes,
+    decrypt_bytes_at_time,
+    encrypt,
+)
 from erp.fernet.keys import (
     FALLBACK_NAME,
+    MAX_CLOCK_SKEW_SECONDS,
     PRIMARY_NAME,
-    FernetKey,
-    FernetKeyError,
     FernetKeyRing,
-    NoKeyOpens,
-    Rotator,
+    FernetRingKey,
     generate_key,
     key_fingerprint,
     load_fernet_ring,
@@ -27,20 +42,27 @@ from erp.fernet.keys import (
 
 if TYPE_CHECKING:
     from erp.fernet.column import EncryptedColumn, EncryptedType, encrypted_columns
+    from erp.fernet.rotator import Rotator
 
 __all__ = [
     "FALLBACK_NAME",
+    "MAX_CLOCK_SKEW_SECONDS",
     "PRIMARY_NAME",
     "EncryptedColumn",
     "EncryptedType",
-    "FernetKey",
     "FernetKeyError",
     "FernetKeyRing",
+    "FernetRingKey",
+    "FernetTokenExpired",
     "NoKeyOpens",
+    "NotText",
     "Rotator",
+    "TimestampInFuture",
     "current_ring",
     "decrypt",
+    "decrypt_at_time",
     "decrypt_bytes",
+    "decrypt_bytes_at_time",
     "encrypt",
     "encrypted_columns",
     "generate_key",
@@ -49,12 +71,18 @@ __all__ = [
     "parse_key",
 ]
 
-_LAZY = {"EncryptedColumn", "EncryptedType", "encrypted_columns"}
+_LAZY = {
+    "EncryptedColumn": "erp.fernet.column",
+    "EncryptedType": "erp.fernet.column",
+    "encrypted_columns": "erp.fernet.column",
+    "Rotator": "erp.fernet.rotator",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    module = _LAZY.get(name)
+    if module is None:
         raise AttributeError(f"module 'erp.fernet' has no attribute {name!r}")
-    value = getattr(importlib.import_module("erp.fernet.column"), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

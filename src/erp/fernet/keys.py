@@ -13,42 +13,52 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from erp.errors import ConfigError, SecretNotFound
-from erp.errors import InvalidToken as ErpInvalidToken
+from erp.errors import SecretNotFound
+from erp.fernet.errors import (
+    FernetKeyError,
+    FernetTokenExpired,
+    NoKeyOpens,
+    NotText,
+    TimestampInFuture,
+)
 from erp.secrets import EnvSource, SecretResolver, default_resolver
+
+if TYPE_CHECKING:
+    from erp.fernet.rotator import Rotator
 
 __all__ = [
     "FALLBACK_NAME",
+    "MAX_CLOCK_SKEW_SECONDS",
     "PRIMARY_NAME",
-    "FernetKey",
-    "FernetKeyError",
     "FernetKeyRing",
-    "NoKeyOpens",
-    "Rotator",
+    "FernetRingKey",
+    "TimeLike",
     "generate_key",
     "key_fingerprint",
     "load_fernet_ring",
     "parse_key",
     "resolve_key_text",
+    "token_timestamp",
 ]
 
 PRIMARY_NAME = "FERNET_KEY"
 FALLBACK_NAME = "FERNET_FALLBACK_KEYS"
 
 
-class FernetKeyError(ConfigError):
-    """``FERNET_KEY`` or ``FERNET_FALLBACK_KEYS`` is missing or not a valid Fernet key."""
+MAX_CLOCK_SKEW_SECONDS = 60
+"""How far ahead of the clock a token's timestamp may be when a ``ttl`` is checked (as pyca)."""
 
-
-class NoKeyOpens(ErpInvalidToken):
-    """A stored value opens with none of the configured Fernet keys."""
+TimeLike = int | float | datetime
+"""A moment: seconds since the epoch, or an aware ``datetime``."""
 
 
 def generate_key() -> str:
@@ -67,7 +77,7 @@ _KEY_HELP = (
 )
 
 
-def parse_key(text: str, where: str) -> FernetKey:
+def parse_key(text: str, where: str) -> FernetRingKey:
     """Validate one key; ``where`` names its source for the error (the value never appears)."""
     key = text.strip()
     if not key:
@@ -83,11 +93,11 @@ def parse_key(text: str, where: str) -> FernetKey:
         raise FernetKeyError(f"{where} is not url-safe base64; {_KEY_HELP}") from None
     if len(raw) != 32:
         raise FernetKeyError(f"{where} decodes to {len(raw)} bytes, not 32; {_KEY_HELP}")
-    return FernetKey(key, where)
+    return FernetRingKey(key, where)
 
 
 @dataclass(frozen=True)
-class FernetKey:
+class FernetRingKey:
     """One Fernet key and where it came from. The key never appears in ``repr``."""
 
     key: str = field(repr=False)
@@ -106,8 +116,8 @@ class FernetKey:
 class FernetKeyRing:
     """The primary key and the fallbacks (newest first); see the module docstring."""
 
-    primary: FernetKey
-    fallbacks: tuple[FernetKey, ...] = ()
+    primary: FernetRingKey
+    fallbacks: tuple[FernetRingKey, ...] = ()
 
     def __post_init__(self) -> None:
         seen = {self.primary.key}
@@ -127,7 +137,7 @@ class FernetKeyRing:
         )
 
     @property
-    def keys(self) -> tuple[FernetKey, ...]:
+    def keys(self) -> tuple[FernetRingKey, ...]:
         """Every key in decryption order: primary first, then fallbacks newest first."""
         return (self.primary, *self.fallbacks)
 
@@ -148,104 +158,106 @@ class FernetKeyRing:
         data = value.encode() if isinstance(value, str) else value
         return self.primary.fernet.encrypt(data).decode("ascii")
 
-    def decrypt_bytes(self, token: str | bytes) -> bytes:
-        """The plaintext of ``token``, trying every key; :class:`NoKeyOpens` otherwise."""
+    def encrypt_at_time(self, value: str | bytes, current_time: TimeLike) -> str:
+        """:meth:`encrypt` with the token's timestamp set to ``current_time`` (tests, replays)."""
+        data = value.encode() if isinstance(value, str) else value
+        return self.primary.fernet.encrypt_at_time(data, _seconds(current_time)).decode("ascii")
+
+    def decrypt_bytes(self, token: str | bytes, *, ttl: timedelta | int | None = None) -> bytes:
+        """The plaintext of ``token``, trying every key (primary first).
+
+        Without ``ttl`` the token's age is not checked (stored values do not expire); with
+        it, see :meth:`decrypt_bytes_at_time`. Raises :class:`NoKeyOpens` when no key opens
+        ``token`` (tampered, truncated, not a token at all).
+        """
+        if ttl is None:
+            return self._open(token)
+        return self.decrypt_bytes_at_time(token, ttl=ttl, current_time=time.time())
+
+    def decrypt_bytes_at_time(
+        self, token: str | bytes, *, ttl: timedelta | int, current_time: TimeLike
+    ) -> bytes:
+        """:meth:`decrypt_bytes` judged at ``current_time``, the clock made a parameter.
+
+        Raises :class:`FernetTokenExpired` when the token is older than ``ttl`` (seconds or a
+        ``timedelta``) and :class:`TimestampInFuture` when its timestamp is more than
+        :data:`MAX_CLOCK_SKEW_SECONDS` ahead, as pyca's ``decrypt_at_time`` does; the
+        signature is checked first, so both name an authentic timestamp.
+        """
+        ttl_seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
+        plaintext = self._open(token)
+        now = _seconds(current_time)
+        stamp = token_timestamp(token)
+        if stamp + ttl_seconds < now:
+            raise FernetTokenExpired(
+                f"the value is {now - stamp:.0f} s old, older than the ttl of {ttl_seconds:g} s"
+            )
+        if stamp > now + MAX_CLOCK_SKEW_SECONDS:
+            raise TimestampInFuture(
+                f"the value's timestamp is {stamp - now:.0f} s in the future (more than the "
+                f"{MAX_CLOCK_SKEW_SECONDS} s clock skew allowed)"
+            )
+        return plaintext
+
+    def decrypt(self, token: str | bytes, *, ttl: timedelta | int | None = None) -> str:
+        """:meth:`decrypt_bytes` decoded as UTF-8 (:class:`NotText` if it is not text)."""
+        return _text(self.decrypt_bytes(token, ttl=ttl))
+
+    def decrypt_at_time(
+        self, token: str | bytes, *, ttl: timedelta | int, current_time: TimeLike
+    ) -> str:
+        """:meth:`decrypt_bytes_at_time` decoded as UTF-8 (:class:`NotText` if not text)."""
+        return _text(self.decrypt_bytes_at_time(token, ttl=ttl, current_time=current_time))
+
+    def _open(self, token: str | bytes) -> bytes:
         try:
             return self.multi.decrypt(token)
-        except InvalidToken:
+        except (InvalidToken, ValueError):  # ValueError: a str token with non-ASCII text
             raise NoKeyOpens(
                 f"the value opens with none of the {len(self.keys)} configured Fernet key(s) "
                 f"({', '.join(self.fingerprints())})"
             ) from None
 
-    def decrypt(self, token: str | bytes) -> str:
-        """:meth:`decrypt_bytes` decoded as UTF-8."""
-        return self.decrypt_bytes(token).decode()
-
-    def opener(self, token: str | bytes) -> FernetKey | None:
+    def opener(self, token: str | bytes) -> FernetRingKey | None:
         """The key that opens ``token`` (full decryption), or ``None``."""
         for key in self.keys:
             try:
                 key.fernet.decrypt(token)
-            except InvalidToken:
+            except (InvalidToken, ValueError):
                 continue
             return key
         return None
 
     def rotator(self) -> Rotator:
-        """A fast re-encryption function for this ring; see :class:`Rotator`."""
+        """A fast re-encryption function for this ring; see :class:`erp.fernet.rotator.Rotator`."""
+        from erp.fernet.rotator import Rotator
+
         return Rotator(self)
 
 
-Rotate = Callable[[str | bytes], bytes | None]
+def _seconds(moment: TimeLike) -> int:
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            raise ValueError("current_time must be an aware datetime (or epoch seconds)")
+        return int(moment.timestamp())
+    return int(moment)
 
 
-class Rotator:
-    """``MultiFernet.rotate`` that also says when a token needs no rewrite.
+def _text(plaintext: bytes) -> str:
+    try:
+        return plaintext.decode()
+    except UnicodeDecodeError:
+        raise NotText(
+            "the value opened, but its plaintext is not UTF-8 text; it was encrypted from "
+            "bytes: read it with decrypt_bytes()"
+        ) from None
 
-    Calling it returns ``None`` when the primary key already opens ``token``, else the token
-    re-encrypted under the primary with its **original timestamp** (``MultiFernet.rotate``
-    semantics); it raises :class:`cryptography.fernet.InvalidToken` when no key opens it.
 
-    The fast path does in one pass what ``MultiFernet.rotate`` does, through the same
-    ``Fernet`` helpers ``rotate`` itself calls, and only learns which key opened the token.
-    Those helpers are private to ``cryptography``, so the path is self-tested at
-    construction against the public API and replaced by a public-API equivalent (about 15 %
-    slower) if they ever change.
-    """
-
-    def __init__(self, ring: FernetKeyRing) -> None:
-        self.ring = ring
-        self._fernets = [k.fernet for k in ring.keys]
-        self._multi = ring.multi
-        self.fast = self._self_test()
-
-    def __call__(self, token: str | bytes) -> bytes | None:
-        if self.fast:
-            return self._rotate_fast(token)
-        return self._rotate_public(token)
-
-    @property
-    def function(self) -> Rotate:
-        """The bound rotate function itself, saving a call level in hot loops."""
-        return self._rotate_fast if self.fast else self._rotate_public
-
-    def _rotate_fast(self, token: str | bytes) -> bytes | None:
-        timestamp, data = Fernet._get_unverified_token_data(token)
-        fernets = self._fernets
-        for index, fernet in enumerate(fernets):
-            try:
-                plaintext = fernet._decrypt_data(data, timestamp, None)
-            except InvalidToken:
-                continue
-            if index == 0:
-                return None
-            return fernets[0]._encrypt_from_parts(plaintext, timestamp, os.urandom(16))
-        raise InvalidToken
-
-    def _rotate_public(self, token: str | bytes) -> bytes | None:
-        try:
-            self._fernets[0].extract_timestamp(token)
-        except InvalidToken:
-            return self._multi.rotate(token)
-        return None
-
-    def _self_test(self) -> bool:
-        probe = b"erp rotator self-test"
-        timestamp = 1_000_000_000
-        try:
-            primary, last = self._fernets[0], self._fernets[-1]
-            if self._rotate_fast(primary.encrypt_at_time(probe, timestamp)) is not None:
-                return False
-            if len(self._fernets) > 1:
-                out = self._rotate_fast(last.encrypt_at_time(probe, timestamp))
-                if out is None or primary.extract_timestamp(out) != timestamp:
-                    return False
-                if primary.decrypt(out) != probe:
-                    return False
-        except Exception:  # any surprise means: use the public API
-            return False
-        return True
+def token_timestamp(token: str | bytes) -> int:
+    """The timestamp written in ``token`` (unverified: call after the token opened)."""
+    data = token.encode("ascii") if isinstance(token, str) else token
+    raw = base64.urlsafe_b64decode(data)
+    return int.from_bytes(raw[1:9], "big")
 
 
 def resolve_key_text(name: str, resolver: SecretResolver | None) -> tuple[str, str] | None:
@@ -274,7 +286,7 @@ def load_fernet_ring(resolver: SecretResolver | None = None) -> FernetKeyRing:
         sources = (resolver or default_resolver()).sources
         raise SecretNotFound(PRIMARY_NAME, [s.describe() for s in sources])
     primary = parse_key(*found)
-    fallbacks: list[FernetKey] = []
+    fallbacks: list[FernetRingKey] = []
     extra = resolve_key_text(FALLBACK_NAME, resolver)
     if extra is not None:
         text, where = extra

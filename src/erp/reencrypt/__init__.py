@@ -1,45 +1,7 @@
-"""Re-encrypt stored Fernet values under the primary key, verify, and retire old keys.
-
-``reencrypt`` streams primary-key ranges, rewrites each value with ``MultiFernet.rotate``
-semantics (original timestamp kept) using compare-and-swap updates, checkpoints in the
-database itself and resumes after a kill; ``verify_and_record`` proves every value opens
-with the primary alone; ``retire`` removes old keys only on the same database state.
-"""
+"""Old home of Fernet re-encryption, kept so existing imports work: see
+:mod:`erp.fernet.reencrypt`, where everything now lives."""
 
 from __future__ import annotations
 
-from erp.reencrypt.demo import demo
-from erp.reencrypt.errors import DatabaseUnavailable, TargetNotFound, WrongKeys
-from erp.reencrypt.progress import PlainReporter, Reporter, SilentReporter, make_reporter
-from erp.reencrypt.retire import retire, verify_and_record
-from erp.reencrypt.runner import DEFAULT_BATCH_SIZE, ReencryptReport, reencrypt
-from erp.reencrypt.targets import (
-    DatabaseRef,
-    columns_from_config,
-    columns_from_metadata,
-    parse_column,
-)
-from erp.reencrypt.verify import VerifyReport, database_digest, verify_database
-
-__all__ = [
-    "DEFAULT_BATCH_SIZE",
-    "DatabaseRef",
-    "DatabaseUnavailable",
-    "PlainReporter",
-    "ReencryptReport",
-    "Reporter",
-    "SilentReporter",
-    "TargetNotFound",
-    "VerifyReport",
-    "WrongKeys",
-    "columns_from_config",
-    "columns_from_metadata",
-    "database_digest",
-    "demo",
-    "make_reporter",
-    "parse_column",
-    "reencrypt",
-    "retire",
-    "verify_and_record",
-    "verify_database",
-]
+from erp.fernet.reencrypt import *  # noqa: F403
+from erp.fernet.reencrypt import __all__ as __all__

@@ -13,9 +13,9 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from erp.reencrypt.backend import Backend, Fix, Session
-from erp.reencrypt.jobs import ChunkResult, Job, Range, quote, quote_table
-from erp.reencrypt.targets import Target
+from erp.fernet.reencrypt.backend import Backend, Fix, Session
+from erp.fernet.reencrypt.jobs import ChunkResult, Job, Range, quote, quote_table
+from erp.fernet.reencrypt.targets import Target
 
 __all__ = ["SqliteBackend"]
 

@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from erp.clock import to_iso
-from erp.reencrypt.jobs import (
+from erp.fernet.errors import NoKeyOpens, TimestampInFuture
+from erp.fernet.reencrypt.jobs import (
     BATCHES,
     JOBS,
     UNREADABLE,
@@ -32,9 +33,9 @@ from erp.reencrypt.jobs import (
     quote,
     quote_table,
 )
-from erp.reencrypt.targets import DatabaseRef, Target
+from erp.fernet.reencrypt.targets import DatabaseRef, Target
 
-__all__ = ["Backend", "Fix", "Session", "backend_for"]
+__all__ = ["Backend", "Fix", "Session"]
 
 Fix = Callable[[Any], Any]
 """Re-rotates a value found changed at write time: new value, ``None`` (already primary)."""
@@ -110,8 +111,6 @@ class Session(ABC):
         fix: Fix,
     ) -> None:
         """Rows changed between read and write: rotate what is there now (rows are locked)."""
-        from cryptography.fernet import InvalidToken
-
         fixes = []
         for pk, _old, new in updates:
             if pk not in current or current[pk] == new:
@@ -124,7 +123,7 @@ class Session(ABC):
                 continue
             try:
                 out = fix(value)
-            except (InvalidToken, TypeError, ValueError):
+            except (NoKeyOpens, TimestampInFuture, TypeError):
                 result.unreadable.append(pk)
                 continue
             if out is None:
@@ -454,13 +453,3 @@ class Backend(ABC):
             return totals
         finally:
             conn.close()
-
-
-def backend_for(db: DatabaseRef) -> Backend:
-    if db.kind == "sqlite":
-        from erp.reencrypt.sqlite import SqliteBackend
-
-        return SqliteBackend(db)
-    from erp.reencrypt.postgres import PostgresBackend
-
-    return PostgresBackend(db)

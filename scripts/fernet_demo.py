@@ -1,5 +1,7 @@
-"""A small end-to-end run on SQLite for the demo script: encrypt, rotate, re-encrypt,
+"""A small end-to-end run on SQLite for ``scripts/demo.py``: encrypt, rotate, re-encrypt,
 verify, retire. Returns the lines to print; uses the configured vault and rotation log.
+
+It lives beside the demo script, not in the ``erp`` package: it is a show, not an API.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from pathlib import Path
 
 from erp.audit import AuditLog
 from erp.fernet.keys import load_fernet_ring
-from erp.reencrypt.retire import retire, verify_and_record
-from erp.reencrypt.runner import reencrypt
-from erp.rotation.fernet import rotate_fernet_key
+from erp.fernet.reencrypt.retire import retire, verify_and_record
+from erp.fernet.reencrypt.runner import reencrypt
+from erp.fernet.rotation import rotate_fernet_key
 from erp.secrets import SecretResolver
 from erp.vault import VaultFile
 
@@ -68,7 +70,7 @@ def demo(
         f"{path}: {rows} rows of {_TABLE}.{_COLUMN} encrypted with {ring.primary.fingerprint}"
     )
     result = rotate_fernet_key(vault=vault, log=log)
-    new = (result.event or {}).get("new", {}).get("fingerprint")
+    new = result.change.new if result.change else None
     lines.append(f"erp-secrets fernet rotate: new primary {new}, old key kept for reading")
     resolver.refresh()
     ring = load_fernet_ring(resolver)
@@ -84,7 +86,7 @@ def demo(
         f"open with the primary key alone ({'ok' if check.ok else 'FAILED'})"
     )
     retired = retire([path], vault=vault, log=log)
-    gone = (retired.event or {}).get("retired", [])
+    gone = list(retired.change.retired) if retired.change else []
     lines.append(f"erp-secrets fernet retire: removed {len(gone)} old key(s) {', '.join(gone)}")
     resolver.refresh()
     after = _checksum(path, resolver)

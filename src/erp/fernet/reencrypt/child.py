@@ -1,4 +1,4 @@
-"""How a coordinator talks to its worker processes (``python -m erp.reencrypt.process``):
+"""How a coordinator talks to its worker processes (``python -m erp.fernet.reencrypt.process``):
 the spec goes as JSON on the worker's standard input, one JSON line per chunk comes back.
 
 Plain subprocesses rather than ``multiprocessing``: nothing depends on the caller's
@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from erp.reencrypt.jobs import ChunkResult, Job
-from erp.reencrypt.targets import DatabaseRef, Target
-from erp.reencrypt.worker import WorkerSpec
+from erp.fernet.reencrypt.jobs import ChunkResult, Job
+from erp.fernet.reencrypt.targets import DatabaseRef, Target
+from erp.fernet.reencrypt.worker import WorkerSpec
 
 __all__ = ["decode_spec", "encode_result", "encode_spec"]
 

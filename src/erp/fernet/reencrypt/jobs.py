@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from erp.reencrypt.targets import Target
+from erp.fernet.reencrypt.targets import Target
 
 __all__ = [
     "BATCHES",

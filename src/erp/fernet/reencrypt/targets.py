@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from erp.errors import ConfigError
-from erp.reencrypt.errors import DatabaseUnavailable, TargetNotFound
+from erp.errors import ConfigError, ErpError
+from erp.fernet.errors import DatabaseNotFound, DatabaseUnavailable, TargetNotFound
 
 __all__ = [
     "DatabaseLike",
@@ -91,7 +91,8 @@ class DatabaseRef:
         return self.url
 
     def check_reachable(self) -> None:
-        """Raise :class:`DatabaseUnavailable` unless the database can be opened (no writes)."""
+        """Raise :class:`DatabaseNotFound` or :class:`DatabaseUnavailable` unless the
+        database can be opened (no writes)."""
         self.connect_readonly().close()
 
     def connect_readonly(self) -> Any:
@@ -100,14 +101,14 @@ class DatabaseRef:
             import sqlite3
 
             if not Path(self.path).is_file():
-                raise DatabaseUnavailable(
+                raise DatabaseNotFound(
                     f"SQLite database {self.path} does not exist; check --db "
                     "(it is never created by re-encryption)"
                 )
             try:
                 return sqlite3.connect(f"{Path(self.path).as_uri()}?mode=ro", uri=True)
             except sqlite3.Error as exc:
-                raise DatabaseUnavailable(f"cannot open {self.display}: {exc}") from None
+                raise DatabaseNotFound(f"cannot open {self.display}: {exc}") from None
         import psycopg
 
         try:
@@ -250,7 +251,7 @@ def resolve_targets(db: DatabaseRef, columns: Sequence[tuple[str, str]]) -> list
                 )
             targets.append(_target(db, table, column, names, pk, types))
         return targets
-    except (TargetNotFound, ConfigError):
+    except ErpError:
         raise
     except Exception as exc:  # a driver error while reading the catalog
         reason = _scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else "", db)

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from erp.audit import AuditLog
 from erp.clock import Clock, system_clock
 from erp.fernet.keys import FernetKeyRing
-from erp.reencrypt.progress import Reporter
-from erp.reencrypt.targets import DatabaseLike, DatabaseRef, parse_column
-from erp.reencrypt.verify import VerifyReport, database_digest, verify_database
-from erp.rotation.fernet import VERIFIED_NAME, record_verify, retire_keys
-from erp.rotation.journal import Recorded
+from erp.fernet.lifecycle import RetireEvent
+from erp.fernet.reencrypt.progress import Reporter
+from erp.fernet.reencrypt.targets import DatabaseLike, DatabaseRef, parse_column
+from erp.fernet.reencrypt.verify import VerificationReport, database_digest, verify_database
+from erp.fernet.rotation import VERIFIED_NAME, Applied, record_verify, retire_keys
 from erp.vault import VaultFile
 
 __all__ = ["retire", "verify_and_record"]
@@ -27,7 +27,7 @@ def verify_and_record(
     reporter: Reporter | None = None,
     clock: Clock = system_clock,
     actor: str | None = None,
-) -> VerifyReport:
+) -> VerificationReport:
     """Run :func:`verify_database` and store what it proved in the vault and the log."""
     report = verify_database(db, columns, ring, reporter=reporter)
     record_verify(report.record(), vault=vault, log=log, clock=clock, actor=actor)
@@ -44,11 +44,11 @@ def retire(
     reporter: Reporter | None = None,
     clock: Clock = system_clock,
     actor: str | None = None,
-) -> Recorded:
+) -> Applied[RetireEvent]:
     """Remove the vault's fallback keys if every database's verify record still holds.
 
     With ``verify_with`` (the ring), verify each database first (``columns``, or those of its
-    last verify record). Raises :class:`~erp.rotation.fernet.RetireRefused` naming the rows
+    last verify record). Raises :class:`~erp.fernet.errors.RetireRefused` naming the rows
     still under an old key, or the database that changed since its verify pass.
     """
     vault = vault or VaultFile()

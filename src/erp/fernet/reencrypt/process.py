@@ -1,4 +1,4 @@
-"""Entry point of a worker process, started by the coordinator; see :mod:`erp.reencrypt.child`."""
+"""A worker process, started by the coordinator; see :mod:`erp.fernet.reencrypt.child`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 import sys
 from typing import Any
 
-from erp.reencrypt.child import decode_spec, encode_result
-from erp.reencrypt.jobs import ChunkResult
-from erp.reencrypt.worker import run_worker
+from erp.fernet.reencrypt.child import decode_spec, encode_result
+from erp.fernet.reencrypt.jobs import ChunkResult
+from erp.fernet.reencrypt.worker import run_worker
 
 __all__ = ["main"]
 

@@ -14,12 +14,13 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken
 
+from erp.fernet.errors import WrongKeys
 from erp.fernet.keys import FernetKeyRing
-from erp.reencrypt.backend import Backend, backend_for
-from erp.reencrypt.errors import WrongKeys
-from erp.reencrypt.jobs import quote, quote_table
-from erp.reencrypt.progress import Reporter, SilentReporter
-from erp.reencrypt.targets import (
+from erp.fernet.reencrypt.backend import Backend
+from erp.fernet.reencrypt.engines import backend_for
+from erp.fernet.reencrypt.jobs import quote, quote_table
+from erp.fernet.reencrypt.progress import Reporter, SilentReporter
+from erp.fernet.reencrypt.targets import (
     DatabaseLike,
     DatabaseRef,
     Target,
@@ -27,7 +28,7 @@ from erp.reencrypt.targets import (
     resolve_targets,
 )
 
-__all__ = ["ColumnCheck", "VerifyReport", "database_digest", "verify_database"]
+__all__ = ["ColumnCheck", "VerificationReport", "database_digest", "verify_database"]
 
 _CHUNK = 5000
 _LISTED = 1000
@@ -60,7 +61,7 @@ class ColumnCheck:
 
 
 @dataclass
-class VerifyReport:
+class VerificationReport:
     """What a verify pass found; ``ok`` when every value opens with the primary alone."""
 
     db: str
@@ -150,7 +151,7 @@ def verify_database(
     ring: FernetKeyRing,
     *,
     reporter: Reporter | None = None,
-) -> VerifyReport:
+) -> VerificationReport:
     """Open every value with the primary key alone; count the rest by the key that opens it.
 
     Raises :class:`WrongKeys` (nothing recorded) when not one value opens with any key.
@@ -159,7 +160,7 @@ def verify_database(
     reporter = reporter or SilentReporter()
     targets = _sorted(resolve_targets(db, columns))
     backend = backend_for(db)
-    report = VerifyReport(
+    report = VerificationReport(
         db.display, ring.primary.fingerprint, [k.fingerprint for k in ring.fallbacks]
     )
     digest = hashlib.sha256()
@@ -182,7 +183,7 @@ def _verify_scan(
     conn: Any,
     targets: Sequence[Target],
     ring: FernetKeyRing,
-    report: VerifyReport,
+    report: VerificationReport,
     digest: Any,
     reporter: Reporter,
 ) -> None:
@@ -217,7 +218,7 @@ def _verify_scan(
 
 def _classify(
     ring: FernetKeyRing,
-    report: VerifyReport,
+    report: VerificationReport,
     check: ColumnCheck,
     pk: Any,
     value: Any,

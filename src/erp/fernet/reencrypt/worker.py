@@ -16,13 +16,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.fernet import InvalidToken
-
 from erp.clock import Clock, system_clock
+from erp.fernet.errors import NoKeyOpens, TimestampInFuture
 from erp.fernet.keys import FernetKeyRing
-from erp.reencrypt.backend import Session, backend_for
-from erp.reencrypt.jobs import ChunkResult, Job, Range
-from erp.reencrypt.targets import DatabaseRef, Target
+from erp.fernet.reencrypt.backend import Session
+from erp.fernet.reencrypt.engines import backend_for
+from erp.fernet.reencrypt.jobs import ChunkResult, Job, Range
+from erp.fernet.reencrypt.targets import DatabaseRef, Target
 
 __all__ = ["BeforeWrite", "Progress", "WorkerSpec", "rotate_rows", "run_worker"]
 
@@ -59,7 +59,7 @@ def rotate_rows(rotate: Callable[[Any], bytes | None], rows: Rows) -> tuple[Upda
             continue
         try:
             new = rotate(value)
-        except (InvalidToken, TypeError, ValueError):
+        except (NoKeyOpens, TimestampInFuture, TypeError):  # TypeError: not text or bytes
             unreadable.append(pk)
             continue
         if new is None:
@@ -91,13 +91,19 @@ class _Worker:
         self.job: Job = spec.job
         self.backend = backend_for(spec.db)
         ring = FernetKeyRing.from_keys(spec.keys[0], spec.keys[1:])
-        self.rotate = ring.rotator().function
+        self.rotator = ring.rotator()
+        self.rotate = self.rotator.function
         self.fix = _fixer(self.rotate)
         self.limit = self.job.batch_size * 2  # ranges are planned at batch_size rows
         self.progress = progress
         self.before_write = before_write
         self.clock = clock
         self.total = ChunkResult()
+
+    def _rotated(self, rows: Rows) -> tuple[Updates, ChunkResult]:
+        # A token stamped in the future (beyond the skew) is refused, not carried forward.
+        self.rotator.set_now(int(self.clock().timestamp()))
+        return rotate_rows(self.rotate, rows)
 
     def _alive(self) -> None:
         if self.spec.parent_pid is not None and os.getppid() != self.spec.parent_pid:
@@ -126,7 +132,7 @@ class _Worker:
             if last:
                 return
             rows = session.read(rng, rows[-1][0], self.limit)
-            updates, result = rotate_rows(self.rotate, rows)
+            updates, result = self._rotated(rows)
 
     def run_sequential(self) -> ChunkResult:
         session = self.backend.session(self.job, self.spec.worker, self.spec.partition)
@@ -134,7 +140,7 @@ class _Worker:
             while (rng := session.next_range()) is not None:
                 self._alive()
                 rows = session.read(rng, None, self.limit)
-                updates, result = rotate_rows(self.rotate, rows)
+                updates, result = self._rotated(rows)
                 self._write(session, rng, rows, updates, result)
         except BaseException:
             session.abort()
@@ -169,7 +175,7 @@ class _Worker:
                 session, rng, rows = item
                 turn += 1
                 pending = io.submit(read_next, sessions[turn % 2])
-                updates, result = rotate_rows(self.rotate, rows)
+                updates, result = self._rotated(rows)
                 writes.append(io.submit(self._write, session, rng, rows, updates, result))
             while writes:
                 writes.popleft().result()

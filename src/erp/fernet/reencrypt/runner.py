@@ -21,22 +21,22 @@ from typing import Any
 
 from erp.audit import AuditLog
 from erp.clock import Clock, system_clock
-from erp.errors import ErpError
+from erp.fernet.errors import WorkerFailed, WrongKeys
 from erp.fernet.keys import FernetKeyRing
-from erp.reencrypt.backend import Backend, backend_for
-from erp.reencrypt.child import encode_spec
-from erp.reencrypt.errors import WrongKeys
-from erp.reencrypt.jobs import ChunkResult, Job, JobTotals, quote, quote_table
-from erp.reencrypt.progress import Reporter, SilentReporter
-from erp.reencrypt.targets import (
+from erp.fernet.reencrypt.backend import Backend
+from erp.fernet.reencrypt.child import encode_spec
+from erp.fernet.reencrypt.engines import backend_for
+from erp.fernet.reencrypt.jobs import ChunkResult, Job, JobTotals, quote, quote_table
+from erp.fernet.reencrypt.progress import Reporter, SilentReporter
+from erp.fernet.reencrypt.targets import (
     DatabaseLike,
     DatabaseRef,
     Target,
     driver_errors,
     resolve_targets,
 )
-from erp.reencrypt.worker import BeforeWrite, WorkerSpec, run_worker
-from erp.rotation.fernet import record_event
+from erp.fernet.reencrypt.worker import BeforeWrite, WorkerSpec, run_worker
+from erp.fernet.rotation import record_event
 from erp.vault import VaultFile
 
 __all__ = ["DEFAULT_BATCH_SIZE", "ColumnRun", "ReencryptReport", "preflight", "reencrypt"]
@@ -152,7 +152,7 @@ def _run_processes(specs: list[WorkerSpec], reporter: Reporter, column: str) -> 
     procs = []
     for spec in specs:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "erp.reencrypt.process"],
+            [sys.executable, "-m", "erp.fernet.reencrypt.process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -201,7 +201,7 @@ def _run_processes(specs: list[WorkerSpec], reporter: Reporter, column: str) -> 
                 proc.stdout.close()
     if errors or any(p.returncode != 0 for p in procs):
         detail = "; ".join(errors) or "a worker process exited abnormally"
-        raise ErpError(f"re-encryption of {column} failed: {detail}; rerun to resume")
+        raise WorkerFailed(f"re-encryption of {column} failed: {detail}; rerun to resume")
     return total
 
 

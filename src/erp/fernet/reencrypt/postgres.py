@@ -15,9 +15,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from erp.reencrypt.backend import Backend, Fix, Session
-from erp.reencrypt.jobs import BATCHES, ChunkResult, Job, Range, load_pk, quote, quote_table
-from erp.reencrypt.targets import Target
+from erp.fernet.reencrypt.backend import Backend, Fix, Session
+from erp.fernet.reencrypt.jobs import BATCHES, ChunkResult, Job, Range, load_pk, quote, quote_table
+from erp.fernet.reencrypt.targets import Target
 
 __all__ = ["PostgresBackend"]
 
