@@ -38,10 +38,10 @@ def rotated_days_ago(vault: VaultFile, log: AuditLog, days: float) -> None:
     rotate_key(vault=vault, log=log, policy=RotationPolicy(), clock=clock)
 
 
-def test_nothing_configured_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    """No vault file and no AWS secret: nothing to check, exit 0, and it says so."""
+def test_nothing_configured_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    """No vault file and no AWS secret: nothing to check, a warning (3), and it says so."""
     code, out, _ = run(capsys)
-    assert code == 0
+    assert code == 3
     assert "nothing to check" in out
 
 

@@ -51,7 +51,8 @@ DEFAULT_DUE_WITHIN_DAYS = 7.0
 EXIT_OK = 0
 """Nothing needs attention (informational findings at most)."""
 EXIT_WARNING = 3
-"""A rotation is due within the window, or a hygiene warning (old key left, staged key)."""
+"""A rotation is due within the window, a hygiene warning (old key left, staged key), or
+nothing to check at all (no vault file, no AWS secret: the check is misconfigured)."""
 EXIT_CRITICAL = 4
 """Overdue, failed, unreadable, or a vault file others can read: act now."""
 EXIT_NOT_DELIVERED = 5
@@ -155,6 +156,8 @@ def exit_code(report: Report, deliveries: Iterable[DeliveryResult] = ()) -> int:
     """The process exit status monitoring acts on (see the ``EXIT_*`` constants)."""
     if any(not d.ok for d in deliveries):
         return EXIT_NOT_DELIVERED
+    if not report.subjects and not report.findings:
+        return EXIT_WARNING  # nothing configured: a monitor that checks nothing must not be green
     worst = report.worst
     if worst is None or worst < Severity.WARNING:
         return EXIT_OK

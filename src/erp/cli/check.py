@@ -81,7 +81,10 @@ def _table(report: Report, deliveries: list[DeliveryResult]) -> None:
             due = f", next due {when(subject.due_at, now)}" if subject.due_at else ""
             console.print(f"ok  {subject.name}{due}", highlight=False)
     if not report.subjects:
-        console.print("nothing to check: no vault file found and no AWS secret configured")
+        console.print(
+            "nothing to check: no vault file found and no AWS secret configured "
+            "(exit 3: set ERP_VAULT_FILE to an absolute path or name --aws-secret)"
+        )
     for result in deliveries:
         console.print(("sent " if result.ok else "FAILED ") + result.describe(), highlight=False)
 
@@ -89,7 +92,14 @@ def _table(report: Report, deliveries: list[DeliveryResult]) -> None:
 @click.command("check")
 @vault_option
 @log_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (= --format json).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "openmetrics"]),
+    default="table",
+    help="Output: a table, JSON, or OpenMetrics text for node_exporter's textfile collector.",
+)
 @click.option(
     "--due-within-days",
     type=click.FloatRange(min=0),
@@ -117,6 +127,7 @@ def check_command(
     vault_path: Path | None,
     log_path: Path | None,
     as_json: bool,
+    output_format: str,
     due_within_days: float | None,
     aws_secrets: tuple[str, ...],
     no_aws: bool,
@@ -134,7 +145,20 @@ def check_command(
     report = run_check(config, clock=system_clock)
     deliveries = _notify(report, state_path) if notify else []
     code = exit_code(report, deliveries)
-    if as_json:
+    if output_format == "openmetrics":
+        from erp.alerts.metrics import collect, render_openmetrics
+
+        policy = config.local.policy
+        families = collect(
+            report,
+            exit_status=code,
+            vault_paths=config.vault_paths,
+            log_path=config.log_path,
+            max_token_ttl_seconds=policy.max_token_ttl.total_seconds(),
+            leeway_seconds=policy.leeway.total_seconds(),
+        )
+        click.echo(render_openmetrics(families), nl=False)
+    elif as_json or output_format == "json":
         out: dict[str, Any] = {
             **report.to_dict(),
             "status": {0: "ok", 3: "warning", 4: "critical", 5: "not-delivered"}[code],
