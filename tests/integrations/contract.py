@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +19,9 @@ import jwt
 import pytest
 from tests.integrations.conftest import AUDIENCE, Issue
 
+from erp.audit import AuditLog
 from erp.clock import FrozenClock
+from erp.rotation.jwt import prune_keys, rotate_key
 from erp.security import TokenService
 from erp.vault import VaultFile
 
@@ -168,8 +172,81 @@ def _error_code(answer: Answer) -> str | None:
     return challenge.split(marker, 1)[1].split('"', 1)[0]
 
 
-def answer_from(status: int, headers: Mapping[str, str], text: str) -> Answer:
+def answer_from(status: int, headers: Any, text: str) -> Answer:
     """An :class:`Answer` from a response's parts (``raw`` holds headers and body)."""
     body: Any = json.loads(text) if text else None
     raw = " ".join(f"{k}: {v}" for k, v in headers.items()) + " " + text
     return Answer(status, headers.get("WWW-Authenticate"), body, raw)
+
+
+def rotate_and_prune_under_traffic(
+    call: Call,
+    *,
+    service: TokenService,
+    issue: Issue,
+    vault: VaultFile,
+    log: AuditLog,
+    clock: FrozenClock,
+) -> None:
+    """The runbook's rotation while a client thread keeps calling the app in-process.
+
+    Old tokens work until they expire, new ones carry the new key, no request fails, and
+    after ``prune`` (once the clock passed the old key's last token) the old key is gone.
+    The token lifetime is $ERP_JWT_MAX_TOKEN_TTL_SECONDS (the caller sets 15 minutes).
+    """
+    ttl = timedelta(minutes=15)
+    old = issue("ada", ttl=ttl)
+    tokens = [old]
+    failures: list[Answer] = []
+    served: Counter[str] = Counter()
+    changed = threading.Condition()
+    stop = threading.Event()
+
+    def load() -> None:
+        i = 0
+        while not stop.is_set():
+            token = tokens[i % len(tokens)]
+            i += 1
+            answer = call(bearer(token))
+            with changed:
+                if answer.status == 200:
+                    served[token] += 1
+                else:
+                    failures.append(answer)
+                changed.notify_all()
+
+    def wait_for(token: str, count: int) -> None:
+        with changed:
+            assert changed.wait_for(lambda: served[token] >= count or bool(failures), 60)
+
+    client = threading.Thread(target=load)
+    client.start()
+    try:
+        wait_for(old, 10)
+        clock.advance(timedelta(minutes=1))
+        rotate_key(vault=vault, log=log, clock=clock)
+        service.reload()
+        new = issue("bo", ttl=ttl)
+        assert _kid(new) != _kid(old)
+        tokens.append(new)
+        wait_for(new, 20)
+        wait_for(old, served[old] + 20)
+    finally:
+        stop.set()
+        client.join(timeout=60)
+    assert failures == []
+
+    clock.advance(timedelta(minutes=9))
+    later = issue("cy", ttl=ttl)
+    assert (call(bearer(old)).status, call(bearer(later)).status) == (200, 200)
+    clock.advance(timedelta(minutes=6, seconds=31))  # past the old token's exp + leeway
+    pruned = prune_keys(vault=vault, log=log, clock=clock)
+    assert [k["id"] for k in (pruned.event or {})["removed"]] == [_kid(old)]
+    service.reload()
+    assert _error_code(call(bearer(old))) == "invalid_token"
+    after = issue("di", ttl=ttl)
+    assert (call(bearer(later)).status, call(bearer(after)).status) == (200, 200)
+
+
+def _kid(token: str) -> str:
+    return str(jwt.get_unverified_header(token)["kid"])

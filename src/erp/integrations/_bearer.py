@@ -123,7 +123,10 @@ class BearerPolicy:
 
     def claims(self, authorization: str | None) -> dict[str, Any]:
         """Verify the bearer token of an ``Authorization`` header; its claims or BearerError."""
-        token = bearer_token(authorization, self.realm)
+        return self.verify(bearer_token(authorization, self.realm))
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Verify ``token`` itself; its claims or :class:`BearerError`."""
         verifier = self.verifier
         assert verifier is not None  # set in __post_init__
         try:
