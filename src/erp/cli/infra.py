@@ -73,12 +73,14 @@ def lint_command(template: Path, strict: bool, as_json: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_TEMPLATE,
     show_default=True,
+    help="CloudFormation template to package.",
 )
 @click.option(
     "--packaged-template",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("dist/template.packaged.json"),
     show_default=True,
+    help="Where to write the template pointing at the uploaded zip.",
 )
 @click.option("--endpoint-url", default=None, help="S3 endpoint (an emulator).")
 def package_command(
