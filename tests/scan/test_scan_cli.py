@@ -83,7 +83,7 @@ def test_json_report_lists_findings_without_secrets(cli: Cli, tree: Path) -> Non
     """--json prints one JSON document: findings with hashes, counts, suppressions."""
     key = testing.fernet_key()
     (tree / "conf.py").write_text(
-        f'A = "{key}"\nB = "arn:aws:iam::123456789012:role/x"\n', encoding="utf-8"
+        f'FERNET_KEY = "{key}"\nB = "arn:aws:iam::123456789012:role/x"\n', encoding="utf-8"
     )
     ran = cli("--json")
     report = json.loads(ran.out)

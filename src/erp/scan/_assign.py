@@ -53,7 +53,7 @@ _OPERATOR = (
 SEPARATOR = re.compile(
     rb"(?:"
     + _QUOTE
-    + rb"|\]|\))*"
+    + rb"|\[\]|\]|\))*"
     + rb"(?:"
     + _VALUE_MEMBER
     + rb"|"

@@ -13,6 +13,7 @@ from erp.scan.rules import is_allowed_account, is_documentation_example
 __all__ = ["AwsAccessKeyId", "AwsArn", "AwsSecretAccessKey"]
 
 _KEY_ID = re.compile(rb"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}")
+_KEY_ID_MIN_DISTINCT = 6
 
 # Secret access keys have no prefix, so they need a name or an access key id beside them:
 # aws_secret_access_key, AWS_SECRET_KEY, aws-secret, SecretAccessKey, secret_key ...
@@ -48,6 +49,9 @@ class AwsAccessKeyId(Detector):
             if (start and data[start - 1] in ALNUM) or (end < size and data[end] in ALNUM):
                 continue
             value = match.group().decode()
+            # A random base32 body uses 10+ letters; a DNA sequence (ACCA + ACGT...) uses 4.
+            if 1 < len(set(value[4:])) < _KEY_ID_MIN_DISTINCT:
+                continue
             yield Hit(
                 start,
                 value,

@@ -113,6 +113,24 @@ _CODE_SUFFIXES = (
 _YAML_MAP_HEAD = re.compile(rb"[ \t]*(?:- )?[\"']?jwt_?secrets[\"']?[ \t]*:")
 
 
+def _has_placeholder(value: str, low: str) -> bool:
+    """A placeholder word written as a word (one case), in a value that is not random text.
+
+    A random 64-character secret holds "tOdo" or "Fake" by chance now and then: neither a
+    mixed-case occurrence nor a high-entropy value makes a placeholder.
+    """
+    if len(value) >= 24 and shannon_bits(value) >= 4.3:
+        return False
+    for word in _PLACEHOLDERS:
+        start = low.find(word)
+        while start >= 0:
+            written = value[start : start + len(word)]
+            if written.islower() or written.isupper() or written.istitle() or not written.isalpha():
+                return True
+            start = low.find(word, start + 1)
+    return False
+
+
 def could_be_secret(value: str, *, min_length: int = 12, quoted: bool = True) -> bool:
     """Whether a string standing where a JWT secret goes could be one (see module docstring)."""
     if not min_length <= len(value) <= 512 or any(c.isspace() for c in value):
@@ -120,7 +138,7 @@ def could_be_secret(value: str, *, min_length: int = 12, quoted: bool = True) ->
     if value[0] in "$%{<&*!@" or "${" in value or "{{" in value:
         return False
     low = value.lower()
-    if low.startswith(_REFERENCES) or any(word in low for word in _PLACEHOLDERS):
+    if low.startswith(_REFERENCES) or _has_placeholder(value, low):
         return False
     if len(set(value)) < 6 or _KEY_NAME.fullmatch(value):
         return False
