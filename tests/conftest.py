@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import erp.secrets
-from erp.audit import AuditLog
 from erp.clock import FrozenClock
-from erp.vault import VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import VaultFile
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from erp.clock import FrozenClock
 from erp.errors import InvalidToken, TokenExpired, UnknownKeyId, WeakSecret
-from erp.keyring import KeyRing, RotationPolicy, generate_secret, prune, rotate
+from erp.jwt.keyring import KeyRing, RotationPolicy, generate_secret, prune, rotate
 from erp.security import TokenService
 
 POLICY = RotationPolicy(max_token_ttl=timedelta(hours=1), leeway=timedelta(seconds=30))

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from erp.audit import GENESIS, AuditLog, default_actor, make_entry
 from erp.clock import FrozenClock
 from erp.errors import AuditChainBroken, LogWriteError
-from erp.keyring import RotationPolicy
-from erp.rotation.journal import record_change, repair_log
-from erp.rotation.jwt import prune_keys, rotate_key
-from erp.vault import META_KEY, VaultFile
+from erp.jwt.keyring import RotationPolicy
+from erp.jwt.rotation import prune_keys, rotate_key
+from erp.store.audit import GENESIS, AuditLog, default_actor, make_entry
+from erp.store.journal import record_change, repair_log
+from erp.store.vault import META_KEY, VaultFile
 
 POLICY = RotationPolicy()
 
@@ -416,11 +416,11 @@ def test_read_only_folder_for_a_new_log_stops_the_first_rotation(
 
 _APPEND_FAILS = """
 import resource, signal, sys
-from erp.audit import AuditLog
+from erp.store.audit import AuditLog
 from erp.errors import ErpError
-from erp.keyring import RotationPolicy
-from erp.rotation.jwt import prune_keys, rotate_key
-from erp.vault import VaultFile
+from erp.jwt.keyring import RotationPolicy
+from erp.jwt.rotation import prune_keys, rotate_key
+from erp.store.vault import VaultFile
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 limit = int(sys.argv[3])
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from erp.audit import AuditLog
 from erp.cli import main
 from erp.clock import FrozenClock
-from erp.keyring import RotationPolicy
-from erp.rotation.jwt import load_ring, rotate_key
-from erp.vault import META_KEY, VaultFile
+from erp.jwt.keyring import RotationPolicy
+from erp.jwt.rotation import load_ring, rotate_key
+from erp.store.audit import AuditLog
+from erp.store.vault import META_KEY, VaultFile
 
 
 @dataclass

@@ -27,13 +27,13 @@ from typing import Any
 
 import pytest
 
-from erp.audit import AuditLog
 from erp.clock import FrozenClock
 from erp.errors import TokenExpired
-from erp.keyring import KeyState, RotationPolicy, fingerprint, generate_secret
-from erp.rotation.jwt import load_ring, prune_keys, rotate_key
+from erp.jwt.keyring import KeyState, RotationPolicy, fingerprint, generate_secret
+from erp.jwt.rotation import load_ring, prune_keys, rotate_key
 from erp.security import TokenService
-from erp.vault import META_KEY, VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import META_KEY, VaultFile
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "rotate_jwt_secret.py"
@@ -138,7 +138,7 @@ def small_disk(folder: Path) -> Iterator[Path]:
 def test_token_signed_with_previous_key_verifies_until_expiry(
     vault: VaultFile, log: AuditLog, clock: FrozenClock
 ) -> None:
-    """A token from the key a rotation retired verifies up to exp + leeway, and not after."""
+    """A token from the key a rotation retired verifies until exp + leeway, and not from then."""
     service = TokenService(
         lambda: load_ring(vault),
         policy=POLICY,
@@ -152,9 +152,9 @@ def test_token_signed_with_previous_key_verifies_until_expiry(
     clock.advance(60)
     rotate_key(vault=vault, log=log, policy=POLICY, clock=clock)
     assert load_ring(vault).active.id != old_id
-    clock.advance(timedelta(minutes=29) + POLICY.leeway)
+    clock.advance(timedelta(minutes=29) + POLICY.leeway - timedelta(seconds=1))
     assert service.verify(token)["sub"] == "u1"
-    clock.advance(1)
+    clock.advance(1)  # exactly exp + leeway: RFC 7519 4.1.4 "on or after" the expiry
     with pytest.raises(TokenExpired):
         service.verify(token)
 
@@ -162,11 +162,11 @@ def test_token_signed_with_previous_key_verifies_until_expiry(
 def test_previous_key_is_kept_until_its_tokens_expire_then_pruned(
     vault: VaultFile, log: AuditLog, clock: FrozenClock
 ) -> None:
-    """Cleanup removes the old key only once deactivation + max TTL + leeway has passed."""
+    """Cleanup removes the old key only once deactivation + max TTL + leeway is reached."""
     rotate_key(vault=vault, log=log, policy=POLICY, clock=clock)
     old_id = load_ring(vault).active.id
     rotate_key(vault=vault, log=log, policy=POLICY, clock=clock)
-    clock.advance(POLICY.max_token_ttl + POLICY.leeway)
+    clock.advance(POLICY.max_token_ttl + POLICY.leeway - timedelta(seconds=1))
     assert prune_keys(vault=vault, log=log, policy=POLICY, clock=clock).event is None
     assert old_id in load_ring(vault)
     clock.advance(1)
@@ -310,7 +310,7 @@ def test_rotate_script_rotates_a_hand_written_runbook_vault(
 def test_rotate_script_refuses_an_unknown_policy_variable(tmp_path: Path, vault: VaultFile) -> None:
     """ERP_JWT_POLICY set to nonsense is named in one error line; nothing is written."""
     env = {**os.environ, "ERP_JWT_POLICY": "weekly"}
-    _assert_one_clear_error(run_script(cwd=tmp_path, env=env), "ERP_JWT_POLICY='weekly'")
+    _assert_one_clear_error(run_script(cwd=tmp_path, env=env), "ERP_JWT_POLICY is 'weekly'")
     assert not vault.path.exists()
 
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from erp.clock import FrozenClock, to_iso
-from erp.errors import KeyRingError, PolicyViolation, WeakSecret
-from erp.keyring import (
+from erp.errors import KeyRingError, PolicyViolation, SettingError, WeakSecret
+from erp.jwt.keyring import (
     MIN_SECRET_BYTES,
     Key,
     KeyRing,
@@ -122,7 +122,7 @@ def test_a_clashing_generated_id_is_drawn_again(
     ring = _ring_of(clock, 1)
     taken = ring.active.id
     draws = iter([taken, taken, "k-fresh"])
-    monkeypatch.setattr("erp.keyring.new_key_id", lambda now: next(draws))
+    monkeypatch.setattr("erp.jwt.keyring.new_key_id", lambda now: next(draws))
     assert rotate(ring, clock(), POLICY).ring.active.id == "k-fresh"
 
 
@@ -147,14 +147,14 @@ def test_immediate_rotation_demotes_previous_key_to_retiring(clock: FrozenClock)
     assert demoted.state is KeyState.RETIRING
     assert demoted.deactivated_at == clock()
     assert demoted.secret == old.secret
-    assert step.event["previous"]["id"] == old.id
+    assert step.event["previous"] == {"id": old.id, "fingerprint": old.fingerprint}
 
 
 def test_every_key_in_the_ring_verifies_but_only_one_signs(clock: FrozenClock) -> None:
     """verification_keys holds staged, active and retiring keys; exactly one is active."""
     ring = _ring_of(clock, 3)
     ring = stage(ring, clock(), POLICY).ring
-    assert set(ring.verification_keys()) == {k.id for k in ring.keys}
+    assert set(ring.secrets_map()) == {k.id for k in ring.keys}
     assert [k.state for k in ring.keys].count(KeyState.ACTIVE) == 1
     assert {k.state for k in ring.keys} == set(KeyState)
 
@@ -265,19 +265,19 @@ def test_staged_policy_rotation_stages_first_then_promotes_and_stages_next(
     assert step.ring.active.id == staged.id
     assert step.ring.staged is not None
     assert step.ring.staged.id not in (first.id, staged.id)
-    assert step.event["new"]["id"] == staged.id
-    assert step.event["previous"]["id"] == first.id
+    assert step.event["new"] == {"id": staged.id, "fingerprint": staged.fingerprint}
+    assert step.event["previous"] == {"id": first.id, "fingerprint": first.fingerprint}
 
 
 def test_prune_removes_only_keys_whose_tokens_have_all_expired(clock: FrozenClock) -> None:
-    """A retiring key goes only strictly after deactivated_at + max_token_ttl + leeway."""
+    """A retiring key goes from exactly deactivated_at + max_token_ttl + leeway, not before."""
     ring = _ring_of(clock, 1)
     old = ring.active
     ring = rotate(ring, clock(), POLICY).ring
     deadline = clock() + POLICY.max_token_ttl + POLICY.leeway
-    clock.now = deadline
-    assert old.id in prune(ring, clock(), POLICY).ring  # a token is still valid at exp+leeway
-    clock.advance(timedelta(microseconds=1))
+    clock.now = deadline - timedelta(microseconds=1)
+    assert old.id in prune(ring, clock(), POLICY).ring  # a token is still valid just before
+    clock.now = deadline  # tokens are refused from exactly exp + leeway (RFC 7519 4.1.4)
     step = prune(ring, clock(), POLICY)
     assert old.id not in step.ring
     assert step.ring.active.id == ring.active.id
@@ -294,7 +294,7 @@ def test_prune_never_removes_active_or_staged_keys(clock: FrozenClock) -> None:
 def test_retiring_key_of_unknown_age_is_never_pruned_automatically(clock: FrozenClock) -> None:
     """A retiring key without deactivated_at has no prune time and stays."""
     ring = KeyRing.from_maps({"old": generate_secret(), "new": generate_secret()}, "new")
-    plan = prune_plan(ring, clock(), POLICY)
+    plan = prune_plan(ring, POLICY)
     assert [(k.id, when) for k, when in plan] == [("old", None)]
     assert "old" in prune(ring, clock.advance(timedelta(days=999)), POLICY).ring
 
@@ -331,14 +331,14 @@ def test_policy_reads_its_settings_from_the_environment() -> None:
 
 
 def test_policy_names_the_variable_that_is_not_a_number() -> None:
-    """A non-numeric ERP_JWT_* variable is refused by name."""
-    with pytest.raises(PolicyViolation, match="ERP_JWT_LEEWAY_SECONDS"):
+    """A non-numeric ERP_JWT_* variable is a SettingError naming it (not a PolicyViolation)."""
+    with pytest.raises(SettingError, match="ERP_JWT_LEEWAY_SECONDS"):
         RotationPolicy.from_env({"ERP_JWT_LEEWAY_SECONDS": "soon"})
 
 
 def test_policy_names_an_unknown_erp_jwt_policy() -> None:
     """An unknown ERP_JWT_POLICY is refused naming the variable and the allowed values."""
-    with pytest.raises(PolicyViolation, match=r"ERP_JWT_POLICY='weekly'.*'immediate' or 'staged'"):
+    with pytest.raises(SettingError, match=r"ERP_JWT_POLICY is 'weekly'.*'immediate', 'staged'"):
         RotationPolicy.from_env({"ERP_JWT_POLICY": "weekly"})
 
 

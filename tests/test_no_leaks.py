@@ -23,15 +23,15 @@ import jwt
 import pytest
 
 import erp.secrets
-from erp.audit import AuditLog
 from erp.cli import main
 from erp.clock import FrozenClock
 from erp.errors import ErpError
-from erp.keyring import KeyRing, RotationPolicy, generate_secret, prune, rotate, stage
-from erp.rotation.jwt import load_ring, prune_keys, rotate_key, stage_key, status
+from erp.jwt.keyring import KeyRing, RotationPolicy, generate_secret, prune, rotate, stage
+from erp.jwt.rotation import load_ring, prune_keys, rotate_key, stage_key, status
 from erp.secrets import SecretResolver, VaultSource, get_secret, load_jwt_ring
 from erp.security import TokenService
-from erp.vault import VaultFile, VaultReader
+from erp.store.audit import AuditLog
+from erp.store.vault import VaultFile, VaultReader
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "rotate_jwt_secret.py"
@@ -318,7 +318,7 @@ def test_reprs_of_library_objects_never_show_secrets(
         world,
         log,
         log.verify(),
-        status(ring, datetime.now(UTC), RotationPolicy()),
+        status(ring, RotationPolicy()),
     ]
     for obj in objects:
         watch.assert_clean(repr(obj), f"repr of {type(obj).__name__}")

@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from erp.audit import AuditLog
-from erp.keyring import KeyState, RotationPolicy, fingerprint
-from erp.rotation.jwt import load_ring, rotate_key
-from erp.vault import META_KEY, VaultFile
+from erp.jwt.keyring import KeyState, RotationPolicy, fingerprint
+from erp.jwt.rotation import load_ring, rotate_key
+from erp.store.audit import AuditLog
+from erp.store.vault import META_KEY, VaultFile
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "rotate_jwt_secret.py"

@@ -12,7 +12,7 @@ import pytest
 
 import erp.secrets
 from erp.errors import KeyRingError, SecretNotFound, VaultCorrupt, WeakSecret
-from erp.keyring import KeyState, generate_secret
+from erp.jwt.keyring import KeyState, generate_secret
 from erp.secrets import (
     EnvSource,
     SecretResolver,
@@ -21,8 +21,8 @@ from erp.secrets import (
     get_secret,
     load_jwt_ring,
 )
+from erp.store.vault import VaultFile
 from erp.testing import SecretSourceContract, Update
-from erp.vault import VaultFile
 
 
 def _store(vault: VaultFile, doc: dict[str, Any]) -> None:
@@ -167,7 +167,7 @@ def test_jwt_ring_loads_from_the_vault_with_states(vault: VaultFile) -> None:
     )
     ring = load_jwt_ring()
     assert ring.active.id == "new"
-    assert ring.verification_keys() == secrets_map
+    assert ring.secrets_map() == secrets_map
     old = ring.get("old")
     assert old is not None
     assert old.state is KeyState.RETIRING
@@ -181,7 +181,7 @@ def test_jwt_ring_loads_from_environment_variables(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("JWT_SECRET_ID", "b")
     ring = load_jwt_ring()
     assert ring.active.id == "b"
-    assert ring.verification_keys() == secrets_map
+    assert ring.secrets_map() == secrets_map
 
 
 def test_secret_id_from_environment_selects_a_key_from_the_vault(

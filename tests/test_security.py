@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from erp.audit import AuditLog
 from erp.clock import FrozenClock
 from erp.errors import (
     InvalidToken,
@@ -24,10 +23,11 @@ from erp.errors import (
     TokenExpired,
     UnknownKeyId,
 )
-from erp.keyring import Key, KeyRing, KeyState, RotationPolicy, generate_secret, rotate, stage
-from erp.rotation.jwt import load_ring, rotate_key
+from erp.jwt.keyring import Key, KeyRing, KeyState, RotationPolicy, generate_secret, rotate, stage
+from erp.jwt.rotation import load_ring, rotate_key
 from erp.security import TokenService, issue_token, verify_token
-from erp.vault import VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import VaultFile
 
 POLICY = RotationPolicy(max_token_ttl=timedelta(hours=1), leeway=timedelta(seconds=30))
 
@@ -213,10 +213,10 @@ def test_token_of_a_retiring_or_staged_key_verifies(clock: FrozenClock) -> None:
 def test_token_within_leeway_after_exp_verifies_and_beyond_is_expired(
     clock: FrozenClock,
 ) -> None:
-    """exp is honoured with the policy's leeway: valid at exp + leeway, expired a second later."""
+    """exp is honoured with the policy's leeway: valid a second before exp + leeway, not at it."""
     service = _service(lambda: _ring(clock), clock)
     token = service.issue({}, ttl=timedelta(minutes=1))
-    clock.advance(60 + 30)
+    clock.advance(60 + 30 - 1)
     assert service.verify(token)
     clock.advance(1)
     with pytest.raises(TokenExpired, match="expired"):

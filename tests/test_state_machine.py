@@ -29,13 +29,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from erp.audit import AuditLog
 from erp.clock import FrozenClock
 from erp.errors import InvalidToken, KeyRingError, PolicyViolation, UnknownKeyId
-from erp.keyring import KeyRing, KeyState, RotationPolicy, generate_secret
-from erp.rotation.jwt import load_ring, promote_key, prune_keys, rotate_key, stage_key
+from erp.jwt.keyring import KeyRing, KeyState, RotationPolicy, generate_secret
+from erp.jwt.rotation import load_ring, promote_key, prune_keys, rotate_key, stage_key
 from erp.security import TokenService
-from erp.vault import META_KEY, VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import META_KEY, VaultFile
 
 POLICY = RotationPolicy(
     max_token_ttl=timedelta(hours=1),
@@ -202,7 +202,7 @@ class JwtRotationMachine(RuleBasedStateMachine):
             if not (
                 v.state is KeyState.RETIRING
                 and v.deactivated is not None
-                and v.deactivated + POLICY.max_token_ttl + POLICY.leeway < now
+                and v.deactivated + POLICY.max_token_ttl + POLICY.leeway <= now
             )
         }
         self._apply(
@@ -269,10 +269,10 @@ class JwtRotationMachine(RuleBasedStateMachine):
 
     @invariant()
     def every_token_verifies_exactly_while_the_policy_says_it_is_valid(self) -> None:
-        """Each issued token verifies iff now <= exp + leeway; its key is never pruned early."""
+        """Each issued token verifies iff now < exp + leeway; its key is never pruned early."""
         now = self.clock().timestamp()
         for issued in self.tokens:
-            if now <= issued.exp + POLICY.leeway.total_seconds():
+            if now < issued.exp + POLICY.leeway.total_seconds():
                 assert issued.kid in self.model, "a key was pruned while its tokens were valid"
                 assert self.service.verify(issued.token)["n"] == issued.number
             else:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from erp.errors import ConcurrentChange, VaultCorrupt, VaultWriteError
-from erp.keyring import generate_secret
-from erp.vault import META_KEY, VaultFile, VaultReader, atomic_write_bytes
+from erp.jwt.keyring import generate_secret
+from erp.store.vault import META_KEY, VaultFile, VaultReader
 
 
 @contextlib.contextmanager
@@ -222,7 +222,7 @@ def test_write_into_read_only_folder_fails_clearly_and_changes_nothing(
     _write(vault, _doc())
     before = vault.path.read_bytes()
     with read_only(vault.path.parent), pytest.raises(VaultWriteError) as caught:
-        atomic_write_bytes(vault.path, b"{}")
+        vault.write(_doc())
     text = str(caught.value)
     assert str(vault.path) in text
     assert "read-only" in text

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from erp.audit import AuditLog
 from erp.errors import ErpError
-from erp.keyring import RotationPolicy
-from erp.rotation.journal import Recorded
-from erp.rotation.jwt import rotate_key
-from erp.vault import VaultFile
+from erp.jwt.keyring import KeyRef, RotationPolicy
+from erp.jwt.rotation import rotate_key
+from erp.store.audit import AuditLog
+from erp.store.journal import Recorded
+from erp.store.vault import VaultFile
 
 __all__ = ["describe", "rotate_jwt_main"]
 
@@ -18,7 +18,9 @@ __all__ = ["describe", "rotate_jwt_main"]
 def describe(result: Recorded, vault: Path, log: Path) -> list[str]:
     """What a rotation, staging or promotion did, in lines for an operator (no secrets)."""
     event = result.event or {}
-    new, previous, staged = event.get("new"), event.get("previous"), event.get("staged")
+    new: KeyRef | None = event.get("new")
+    previous: KeyRef | None = event.get("previous")
+    staged: KeyRef | None = event.get("staged")
     lines = []
     if new:
         lines.append(f"JWT_SECRET_ID is now {new['id']} ({new['fingerprint']})")
@@ -44,6 +46,9 @@ def rotate_jwt_main(
         )
     except ErpError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except RecursionError:  # belt and braces: every parser here is depth-bounded
+        print("error: an input is nested too deeply to read; nothing was changed", file=sys.stderr)
         return 1
     print("\n".join(describe(result, store.path, journal.path)))
     return 0

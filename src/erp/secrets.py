@@ -22,9 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from erp.errors import KeyRingError, SecretNotFound
-from erp.keyring import KeyRing
-from erp.vault import DEFAULT_VAULT_FILE, VaultReader
+from erp import _settings
+from erp.errors import SecretNotFound
+from erp.jwt.codec import KEYS, ring_from_json_text
+from erp.jwt.keyring import KeyRing
+from erp.store.vault import DEFAULT_VAULT_FILE, VaultReader
 
 __all__ = [
     "EnvSource",
@@ -147,7 +149,7 @@ class SecretResolver:
         """Environment, then vault file(s), then AWS when a secret id is configured."""
         env = os.environ if environ is None else environ
         if vault_path is None:
-            configured = env.get("ERP_VAULT_FILE") or DEFAULT_VAULT_FILE
+            configured = str(_settings.read_path("ERP_VAULT_FILE", DEFAULT_VAULT_FILE, env=env))
             paths: list[Path | str] = [p for p in configured.split(os.pathsep) if p]
         elif isinstance(vault_path, (str, Path)):
             paths = [vault_path]
@@ -227,24 +229,8 @@ def load_jwt_ring(resolver: SecretResolver | None = None) -> KeyRing:
         if isinstance(source, EnvSource)
         else f"JWT_SECRETS in {source.describe()}"
     )
-    try:
-        secrets_map = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise KeyRingError(
-            f"{source_name} is not valid JSON ({exc.msg} at position {exc.pos}); "
-            'it must be an object such as {"<key id>": "<secret>"}'
-        ) from None
-    if not isinstance(secrets_map, dict):
-        raise KeyRingError(
-            f"{source_name} must be a JSON object of key id -> secret, "
-            f"not a {type(secrets_map).__name__}"
-        )
     active = resolver.find("JWT_SECRET_ID")
-    metadata: dict[str, Any] = {}
+    metadata: Any = None
     if isinstance(source, VaultSource):
-        meta = source.document().get("JWT_KEYS")
-        if isinstance(meta, dict):
-            metadata = meta
-    return KeyRing.from_maps(
-        secrets_map, active[0] if active else None, metadata, source=source_name
-    )
+        metadata = source.document().get(KEYS)
+    return ring_from_json_text(raw, active[0] if active else None, metadata, source=source_name)

@@ -1,5 +1,7 @@
-"""``python -m erp.cli``: the same as the ``erp-secrets`` command."""
+"""``python -m erp.cli``: the same as the ``erp-secrets`` command, exit codes included."""
+
+import sys
 
 from erp.cli import main
 
-main()
+sys.exit(main())

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 import click
 
 from erp.cli.common import log_option, open_log, open_vault, print_json, vault_option
-from erp.rotation.journal import repair_log
-from erp.vault import META_KEY
+from erp.store.journal import repair_log
+from erp.store.vault import META_KEY
+
+
+class VerifyJson(TypedDict):
+    """What ``erp-secrets audit verify --json`` prints."""
+
+    log: str
+    ok: bool
+    entries: int
+    problems: list[str]
+    incomplete: int | None
+
 
 __all__ = ["audit_group"]
 
@@ -33,15 +45,14 @@ def verify_command(log_path: Path | None, vault_path: Path | None, as_json: bool
     head = (vault.read().get(META_KEY) or {}).get("audit") if vault.exists() else None
     report = log.verify(head)
     if as_json:
-        print_json(
-            {
-                "log": str(log.path),
-                "ok": report.ok,
-                "entries": report.entries,
-                "problems": report.problems,
-                "incomplete": report.incomplete,
-            }
-        )
+        out: VerifyJson = {
+            "log": str(log.path),
+            "ok": report.ok,
+            "entries": report.entries,
+            "problems": report.problems,
+            "incomplete": report.incomplete,
+        }
+        print_json(out)
     elif report.ok:
         anchored = " and matches the vault" if head else ""
         click.echo(f"{log.path}: {_entries(report.entries)}, chain intact{anchored}")

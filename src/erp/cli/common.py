@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
-from erp.audit import AuditLog, default_log_path
-from erp.vault import VaultFile, default_vault_path
+from erp.store.audit import AuditLog, default_log_path
+from erp.store.vault import VaultFile, default_vault_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +47,7 @@ def open_log(path: Path | None) -> AuditLog:
 
 
 def print_json(value: Any) -> None:
+    """``value`` as indented JSON on stdout (dataclasses and TypedDicts alike)."""
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
@@ -65,6 +66,7 @@ def humanize(delta: timedelta) -> str:
 
 
 def when(moment: datetime | None, now: datetime) -> str:
+    """``in 3d 4h`` or ``12m ago`` relative to ``now``; ``-`` for no time."""
     if moment is None:
         return "-"
     delta = moment - now

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import click
 
 from erp.cli.common import log_option, open_log, open_vault, print_json, vault_option, when
-from erp.clock import system_clock, to_iso
-from erp.keyring import RotationPolicy
-from erp.rotation import jwt as rotation
-from erp.rotation.journal import Recorded
+from erp.clock import system_clock
+from erp.jwt import rotation
+from erp.jwt.codec import ring_from_document
+from erp.jwt.keyring import KeyRef, KeyState, RotationPolicy
 from erp.scripting import describe
+from erp.store.journal import Recorded
 
 __all__ = ["jwt_group"]
+
+
+class StatusJson(TypedDict):
+    """What ``erp-secrets jwt status --json`` prints."""
+
+    vault: str
+    policy: str
+    keys: list[rotation.KeyStatusJson]
 
 
 @click.group("jwt")
@@ -83,8 +92,8 @@ def prune_command(
     policy = RotationPolicy.from_env()
     now = system_clock()
     ring = rotation.load_ring(vault)
-    for row in rotation.status(ring, now, policy):
-        if row.state.value != "retiring":
+    for row in rotation.status(ring, policy):
+        if row.state is not KeyState.RETIRING:
             continue
         verdict = "remove" if row.may_go(now) else "keep"
         detail = (
@@ -97,12 +106,12 @@ def prune_command(
         click.echo("dry run: nothing changed")
         return
     result = rotation.prune_keys(vault=vault, log=log, policy=policy)
-    removed = (result.event or {}).get("removed") or []
+    removed: list[KeyRef] = (result.event or {}).get("removed") or []
     if not removed:
         click.echo("nothing to prune")
         return
     click.echo(f"removed {len(removed)} key(s); log entry {(result.entry or {}).get('seq')}")
-    ring = rotation.ring_from_document(result.document, str(vault.path))
+    ring = ring_from_document(result.document, str(vault.path))
     ids = ", ".join(ring.secrets_map())
     if reveal_secrets:
         click.echo("JWT_SECRETS=" + json.dumps(ring.secrets_map(), separators=(",", ":")))
@@ -122,21 +131,14 @@ def status_command(vault_path: Path | None, as_json: bool) -> None:
     vault = open_vault(vault_path)
     policy = RotationPolicy.from_env()
     now = system_clock()
-    rows = rotation.status(rotation.load_ring(vault), now, policy)
+    rows = rotation.status(rotation.load_ring(vault), policy)
     if as_json:
-        out: list[dict[str, Any]] = [
-            {
-                "id": r.id,
-                "state": r.state.value,
-                "fingerprint": r.fingerprint,
-                "created_at": r.created_at and to_iso(r.created_at),
-                "activated_at": r.activated_at and to_iso(r.activated_at),
-                "deactivated_at": r.deactivated_at and to_iso(r.deactivated_at),
-                "prunable_at": r.prunable_at and to_iso(r.prunable_at),
-            }
-            for r in rows
-        ]
-        print_json({"vault": str(vault.path), "policy": policy.mode, "keys": out})
+        report: StatusJson = {
+            "vault": str(vault.path),
+            "policy": policy.mode,
+            "keys": [r.to_json() for r in rows],
+        }
+        print_json(report)
         return
     if not rows:
         click.echo(f"{vault.path}: no keys (run 'erp-secrets jwt rotate')")
@@ -151,7 +153,7 @@ def status_command(vault_path: Path | None, as_json: bool) -> None:
         age = when(r.created_at, now) if r.created_at else "-"
         prunable = (
             "-"
-            if r.state.value != "retiring"
+            if r.state is not KeyState.RETIRING
             else ("unknown" if r.prunable_at is None else when(r.prunable_at, now))
         )
         table.add_row(r.id, r.state.value, r.fingerprint, age, prunable)

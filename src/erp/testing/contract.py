@@ -1,8 +1,8 @@
-"""Helpers for testing code that uses ``erp``: clocks, and the contract every secret source keeps.
+"""The contract every secret source keeps, as a pytest test class (imports pytest).
 
-``SecretSourceContract`` is a pytest test class: subclass it, give it a ``source_and_update``
-fixture returning your source and a function that stores a value at the source, and pytest
-runs the promises every :class:`erp.secrets.SecretSource` must keep against it. Needs pytest.
+Subclass :class:`SecretSourceContract`, give it a ``source_and_update`` fixture returning
+your source and a function that stores a value at the source, and pytest runs the promises
+every :class:`erp.secrets.SecretSource` must keep against it.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from erp.clock import FrozenClock
-from erp.keyring import generate_secret
+from erp.jwt.keyring import generate_secret
 from erp.secrets import SecretSource
 
-__all__ = ["FrozenClock", "SecretSourceContract", "Update"]
+__all__ = ["SecretSourceContract", "Update"]
 
 Update = Callable[[str, str], None]
 """Stores ``value`` under ``name`` at the source being tested."""

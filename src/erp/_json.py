@@ -1,0 +1,89 @@
+"""Parse a JSON object from untrusted text, or say in one sentence where it broke.
+
+Strict where :func:`json.loads` is lenient: ``NaN`` and ``Infinity`` (not JSON, RFC 8259
+section 6) are refused, and so is nesting deeper than ``max_depth`` (``json`` would raise
+``RecursionError`` at about 1,000 levels, after doing the work). Messages give the position,
+never the text, because the text may be a secret.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["DEFAULT_MAX_DEPTH", "JsonProblem", "loads_object", "nesting_depth"]
+
+DEFAULT_MAX_DEPTH = 32
+"""Far deeper than any document ``erp`` reads (the vault is 3 levels deep)."""
+
+
+class JsonProblem(ValueError):
+    """Why a text is not an acceptable JSON object; ``str()`` is safe to show (no content).
+
+    ``type_name`` is set when the text is valid JSON of another type (a list, a string).
+    """
+
+    def __init__(self, problem: str, type_name: str | None = None) -> None:
+        super().__init__(problem)
+        self.type_name = type_name
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JsonProblem(f"{name} is not JSON")
+
+
+def nesting_depth(text: str | bytes, limit: int) -> int:
+    """The deepest ``[``/``{`` nesting in ``text``, counting at most to ``limit + 1``.
+
+    Brackets inside strings do not count. Linear in the text, no recursion.
+    """
+    data = text.encode() if isinstance(text, str) else text
+    if data.count(b"[") + data.count(b"{") <= limit:  # fast path: cannot be deeper
+        return 0
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def loads_object(
+    text: str | bytes,
+    *,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    object_hook: Callable[[dict[str, Any]], Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON object in ``text``; :class:`JsonProblem` saying what is wrong and where."""
+    if nesting_depth(text, max_depth) > max_depth:
+        raise JsonProblem(f"nested more than {max_depth} levels deep")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, object_hook=object_hook)
+    except UnicodeDecodeError:
+        raise JsonProblem("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise JsonProblem(
+            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    except RecursionError:  # belt and braces: nesting_depth should have caught it
+        raise JsonProblem(f"nested more than {max_depth} levels deep") from None
+    if not isinstance(value, dict):
+        name = type(value).__name__
+        raise JsonProblem(f"the top level must be a JSON object, not {name}", name)
+    return value

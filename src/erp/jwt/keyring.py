@@ -1,0 +1,605 @@
+"""Versioned signing keys and their life cycle, as pure functions of (ring, now, policy).
+
+Keys move ``staged -> active -> retiring -> (pruned)``. Exactly one key is ``active`` and
+signs; every key still in the ring (staged, active, retiring) verifies. Roles are named by
+state, never by list position. Nothing here does I/O: stores and the audit log wrap it.
+
+A secret is stored as text. Text is the HMAC key as its UTF-8 bytes, except text of the
+form ``b64:<base64url>``, which is the binary key those characters encode (a JWK ``oct``
+key's ``k``, such as RFC 7515 Appendix A.1's). Generated secrets are always plain text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets as _random
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal, TypedDict
+
+from erp import _settings
+from erp.clock import from_iso, to_iso
+from erp.errors import KeyRingError, PolicyViolation, WeakSecret
+from erp.fingerprint import fingerprint
+
+__all__ = [
+    "BINARY_PREFIX",
+    "MIN_SECRET_BYTES",
+    "Key",
+    "KeyRef",
+    "KeyRing",
+    "KeyState",
+    "RingEvent",
+    "RotationPolicy",
+    "Transition",
+    "binary_secret",
+    "check_secret_strength",
+    "fingerprint",
+    "generate_secret",
+    "key_bytes",
+    "new_key_id",
+    "promote",
+    "prune",
+    "prune_plan",
+    "rotate",
+    "shown_id",
+    "stage",
+]
+
+MIN_SECRET_BYTES = 32
+"""256 bits: RFC 7518 section 3.2 requires HS256 keys at least as long as the hash output."""
+
+BINARY_PREFIX = "b64:"
+"""Marks a stored secret as base64url-encoded binary key bytes (padding optional)."""
+
+_MIN_DISTINCT_CHARS = 8
+_SECRET_BYTES = 48  # 384 bits of randomness, 64 url-safe characters
+_MAX_SECRET_BYTES = 4096  # HMAC hashes longer keys first; anything this long is a mistake
+_MAX_SHOWN_ID = 31  # shorter than any accepted secret, so an id shown can never be one
+
+
+class KeyState(StrEnum):
+    """Where a key is in its life: only ``active`` signs; all three verify."""
+
+    STAGED = "staged"
+    ACTIVE = "active"
+    RETIRING = "retiring"
+
+
+def key_bytes(secret: str) -> bytes:
+    """The HMAC key a stored secret stands for: ``b64:`` text decoded, other text as UTF-8.
+
+    Raises :class:`ValueError` (no content in the message) for bad base64url after ``b64:``.
+    """
+    if secret.startswith(BINARY_PREFIX):
+        body = secret[len(BINARY_PREFIX) :].strip()
+        if not body or not set(body) <= _B64URL:
+            raise ValueError("the text after 'b64:' is not base64url")
+        try:
+            return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        except (binascii.Error, ValueError):
+            raise ValueError("the text after 'b64:' is not base64url") from None
+    return secret.encode()
+
+
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
+
+
+def binary_secret(key: bytes) -> str:
+    """The stored (``b64:``) form of a binary HMAC key."""
+    return BINARY_PREFIX + base64.urlsafe_b64encode(key).rstrip(b"=").decode()
+
+
+def shown_id(key_id: object, *, quote: bool = True) -> str:
+    """How a key id may appear in a message: itself if short, else only its fingerprint.
+
+    A map written the wrong way round (``{"<secret>": "k1"}``) has secrets where ids belong;
+    an id of 32 characters or more could be one, so it is named by fingerprint.
+    """
+    if isinstance(key_id, str) and len(key_id) <= _MAX_SHOWN_ID and key_id.isprintable():
+        return repr(key_id) if quote else key_id
+    text = key_id if isinstance(key_id, str) else repr(key_id)
+    return f"(id {fingerprint(text)}, not shown: is it a secret?)"
+
+
+@dataclass(frozen=True)
+class Key:
+    """One signing key. ``secret`` never appears in ``repr`` or ``str``."""
+
+    id: str
+    secret: str = field(repr=False)
+    state: KeyState
+    created_at: datetime | None = None
+    activated_at: datetime | None = None
+    deactivated_at: datetime | None = None
+
+    @property
+    def key_bytes(self) -> bytes:
+        """The HMAC key (``b64:`` secrets decoded)."""
+        return key_bytes(self.secret)
+
+    @property
+    def fingerprint(self) -> str:
+        """A short, non-reversible identifier of the key bytes, safe to log."""
+        return fingerprint(self.key_bytes)
+
+    def metadata(self) -> dict[str, Any]:
+        """The key's non-secret fields, as stored beside ``JWT_SECRETS``."""
+        out: dict[str, Any] = {"state": self.state.value, "fingerprint": self.fingerprint}
+        for name in ("created_at", "activated_at", "deactivated_at"):
+            moment = getattr(self, name)
+            if moment is not None:
+                out[name] = to_iso(moment)
+        return out
+
+
+# Settings bounds: generous for any real deployment, tight enough that arithmetic on them
+# (now + ttl, dates in 10,000 years) can never overflow.
+_MAX_TTL = timedelta(days=366)
+_MAX_LEEWAY = timedelta(days=1)
+_MAX_STAGE = timedelta(days=366)
+_MAX_INTERVAL = timedelta(days=3660)
+
+
+@dataclass(frozen=True)
+class RotationPolicy:
+    """How keys rotate and when old ones may go. Durations are ``timedelta``."""
+
+    mode: Literal["immediate", "staged"] = "immediate"
+    max_token_ttl: timedelta = timedelta(hours=1)
+    leeway: timedelta = timedelta(seconds=30)
+    min_stage_period: timedelta = timedelta(minutes=10)
+    rotation_interval: timedelta = timedelta(days=30)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("immediate", "staged"):
+            raise PolicyViolation(
+                f"rotation policy mode {self.mode!r} is unknown; use 'immediate' or 'staged'"
+            )
+        for name in ("max_token_ttl", "leeway", "min_stage_period", "rotation_interval"):
+            if getattr(self, name) < timedelta(0):
+                raise PolicyViolation(f"rotation policy {name} must not be negative")
+
+    def prune_after(self, key: Key) -> datetime | None:
+        """The instant from which every token ``key`` signed is refused (``None``: signing)."""
+        if key.state is not KeyState.RETIRING or key.deactivated_at is None:
+            return None
+        return key.deactivated_at + self.max_token_ttl + self.leeway
+
+    def with_mode(self, mode: str | None) -> RotationPolicy:
+        """This policy with another ``mode`` (``None`` keeps it)."""
+        if mode is None:
+            return self
+        if mode not in ("immediate", "staged"):
+            raise PolicyViolation(
+                f"rotation policy mode {mode!r} is unknown; use 'immediate' or 'staged'"
+            )
+        return replace(self, mode="staged" if mode == "staged" else "immediate")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RotationPolicy:
+        """Read the policy from ``ERP_JWT_*`` variables; unset ones keep their defaults.
+
+        ``ERP_JWT_POLICY`` (immediate|staged), ``ERP_JWT_MAX_TOKEN_TTL_SECONDS`` (1 s to
+        366 days), ``ERP_JWT_LEEWAY_SECONDS`` (0 to 1 day), ``ERP_JWT_MIN_STAGE_SECONDS``
+        (0 to 366 days), ``ERP_JWT_ROTATION_INTERVAL_DAYS`` (1 to 3660). A malformed or
+        out-of-range value raises :class:`~erp.errors.SettingError` naming the variable.
+        """
+        default = cls()
+        modes: tuple[Literal["immediate", "staged"], ...] = ("immediate", "staged")
+        mode = _settings.read_choice("ERP_JWT_POLICY", default.mode, modes, env=env)
+        return cls(
+            mode=mode,
+            max_token_ttl=_settings.read_duration(
+                "ERP_JWT_MAX_TOKEN_TTL_SECONDS",
+                default.max_token_ttl,
+                minimum=timedelta(seconds=1),
+                maximum=_MAX_TTL,
+                env=env,
+            ),
+            leeway=_settings.read_duration(
+                "ERP_JWT_LEEWAY_SECONDS",
+                default.leeway,
+                minimum=timedelta(0),
+                maximum=_MAX_LEEWAY,
+                env=env,
+            ),
+            min_stage_period=_settings.read_duration(
+                "ERP_JWT_MIN_STAGE_SECONDS",
+                default.min_stage_period,
+                minimum=timedelta(0),
+                maximum=_MAX_STAGE,
+                env=env,
+            ),
+            rotation_interval=_settings.read_duration(
+                "ERP_JWT_ROTATION_INTERVAL_DAYS",
+                default.rotation_interval,
+                unit_seconds=86400.0,
+                minimum=timedelta(days=1),
+                maximum=_MAX_INTERVAL,
+                env=env,
+            ),
+        )
+
+
+def generate_secret() -> str:
+    """A fresh signing secret: 384 random bits from the OS CSPRNG, URL-safe text."""
+    return _random.token_urlsafe(_SECRET_BYTES)
+
+
+def new_key_id(now: datetime) -> str:
+    """A sortable, collision-resistant key id such as ``k-20261125T211500Z-3f9a2c``."""
+    return f"k-{now.strftime('%Y%m%dT%H%M%SZ')}-{_random.token_hex(3)}"
+
+
+def check_secret_strength(secret: object, where: str) -> str:
+    """Return ``secret`` if it is strong enough to sign with, else raise :class:`WeakSecret`.
+
+    ``where`` names the source (file and entry, or variable) for the error message. A
+    ``b64:`` secret is judged by its decoded bytes.
+    """
+    if not isinstance(secret, str):
+        raise WeakSecret(f"{where} is a {type(secret).__name__}, not a string secret")
+    try:
+        raw = key_bytes(secret)
+    except ValueError as exc:
+        raise WeakSecret(f"{where}: {exc}. {_WEAK_FIX}") from None
+    length = len(raw)
+    if length < MIN_SECRET_BYTES:
+        raise WeakSecret(
+            f"{where} is {length * 8} bits long; at least {MIN_SECRET_BYTES * 8} bits are "
+            f"required. {_WEAK_FIX}"
+        )
+    if length > _MAX_SECRET_BYTES:
+        raise WeakSecret(
+            f"{where} is {length} bytes long; at most {_MAX_SECRET_BYTES} are accepted "
+            f"(is it a file pasted by mistake?). {_WEAK_FIX}"
+        )
+    distinct = len(set(raw)) if secret.startswith(BINARY_PREFIX) else len(set(secret))
+    if distinct < _MIN_DISTINCT_CHARS:
+        raise WeakSecret(
+            f"{where} uses fewer than {_MIN_DISTINCT_CHARS} distinct characters and is "
+            f"guessable. {_WEAK_FIX}"
+        )
+    if _looks_like_public_key(secret):
+        # PyJWT refuses such keys for HMAC (the HMAC/public-key confusion attack): refuse
+        # them here, with the entry's name, rather than fail at the first token.
+        raise WeakSecret(
+            f"{where} is a PEM, SSH or JWK key, not an HMAC secret (using one as the other "
+            f"is the algorithm-confusion attack). {_WEAK_FIX}"
+        )
+    return secret
+
+
+# The rotation commands refuse a ring holding a weak key, so the fix starts by hand.
+_WEAK_FIX = (
+    "Remove it from JWT_SECRETS (and JWT_SECRET_ID if it names it), then run "
+    "'erp-secrets jwt rotate' to generate a strong key."
+)
+_SSH_PREFIXES = ("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
+
+
+def _looks_like_public_key(secret: str) -> bool:
+    text = secret.strip()
+    return (
+        "-----BEGIN" in text
+        or text.startswith(_SSH_PREFIXES)
+        or (text.startswith(("{", "[")) and '"kty"' in text)
+    )
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """An immutable set of keys with exactly one active key (or none, when empty)."""
+
+    keys: tuple[Key, ...] = ()
+
+    def __post_init__(self) -> None:
+        ids = [k.id for k in self.keys]
+        if len(ids) != len(set(ids)):
+            raise KeyRingError("key ring holds the same key id twice")
+        active = [k for k in self.keys if k.state is KeyState.ACTIVE]
+        if self.keys and len(active) != 1:
+            raise KeyRingError(f"key ring must have exactly one active key, found {len(active)}")
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __contains__(self, key_id: object) -> bool:
+        return any(k.id == key_id for k in self.keys)
+
+    def get(self, key_id: str) -> Key | None:
+        """The key with this id, or ``None``."""
+        for k in self.keys:
+            if k.id == key_id:
+                return k
+        return None
+
+    @property
+    def active(self) -> Key:
+        """The one key that signs new tokens."""
+        for k in self.keys:
+            if k.state is KeyState.ACTIVE:
+                return k
+        raise KeyRingError("key ring is empty: run 'erp-secrets jwt rotate' to create a key")
+
+    @property
+    def staged(self) -> Key | None:
+        """The key waiting to be promoted, if any."""
+        for k in self.keys:
+            if k.state is KeyState.STAGED:
+                return k
+        return None
+
+    def secrets_map(self) -> dict[str, str]:
+        """The ``JWT_SECRETS`` value: key id to stored secret, oldest first. Every key verifies."""
+        return {k.id: k.secret for k in self.keys}
+
+    def metadata_map(self) -> dict[str, dict[str, Any]]:
+        """Key id to non-secret metadata, as stored under ``JWT_KEYS``."""
+        return {k.id: k.metadata() for k in self.keys}
+
+    @classmethod
+    def from_maps(
+        cls,
+        secrets_map: Mapping[str, object],
+        active_id: str | None,
+        metadata: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        source: str = "JWT_SECRETS",
+        check_strength: bool = True,
+    ) -> KeyRing:
+        """Build a ring from the runbook's ``JWT_SECRETS`` map and ``JWT_SECRET_ID``.
+
+        ``metadata`` (``JWT_KEYS``) adds states and times; without it the active id is the
+        active key and every other key is retiring with an unknown deactivation time.
+        Messages name ids only when they cannot be secrets (see :func:`shown_id`).
+        """
+        if not isinstance(secrets_map, Mapping) or not secrets_map:
+            if secrets_map == {} and active_id is None:
+                return cls()
+            raise KeyRingError(f"{source} must be a non-empty JSON object of key id -> secret")
+        if active_id is None:
+            raise KeyRingError(
+                f"{source} is set but JWT_SECRET_ID is not: set it to one of the key ids"
+            )
+        ids = ", ".join(sorted(shown_id(k, quote=False) for k in secrets_map))
+        if not isinstance(active_id, str) or active_id not in secrets_map:
+            # a secret pasted into JWT_SECRET_ID, or a reversed map, must not be echoed
+            reversed_hint = (
+                " (JWT_SECRETS looks reversed: secret -> id)"
+                if active_id in secrets_map.values()
+                else ""
+            )
+            raise KeyRingError(
+                f"JWT_SECRET_ID names key {shown_id(active_id)}, which is not in {source}"
+                f"{reversed_hint} (ids: {ids}); set JWT_SECRET_ID to one of those ids"
+            )
+        metadata = metadata or {}
+        keys: list[Key] = []
+        for key_id, secret in secrets_map.items():
+            if not isinstance(key_id, str) or not key_id:
+                raise KeyRingError(f"{source} has an empty or non-string key id")
+            where = f"{source}[{shown_id(key_id)}]"
+            if check_strength:
+                check_secret_strength(secret, where)
+            elif not isinstance(secret, str):
+                raise KeyRingError(f"{where} is not a string")
+            meta = metadata.get(key_id, {})
+            if not isinstance(meta, Mapping):
+                raise KeyRingError(f"JWT_KEYS[{shown_id(key_id)}] is not a JSON object")
+            try:
+                times = {
+                    name: from_iso(str(meta[name]))
+                    for name in ("created_at", "activated_at", "deactivated_at")
+                    if meta.get(name)
+                }
+            except (ValueError, OverflowError):
+                raise KeyRingError(
+                    f"JWT_KEYS[{shown_id(key_id)}] has a bad timestamp (not ISO 8601 with a zone)"
+                ) from None
+            if key_id == active_id:
+                state = KeyState.ACTIVE
+                times.pop("deactivated_at", None)
+            else:
+                raw = meta.get("state", KeyState.RETIRING.value)
+                try:
+                    state = KeyState(raw)
+                except ValueError:
+                    raise KeyRingError(
+                        f"JWT_KEYS[{shown_id(key_id)}] has unknown state {shown_id(raw)}"
+                    ) from None
+                if state is KeyState.ACTIVE:  # JWT_SECRET_ID wins: the runbook's flip
+                    state = KeyState.RETIRING
+            keys.append(Key(key_id, str(secret), state, **times))
+        return cls(tuple(keys))
+
+
+class KeyRef(TypedDict):
+    """A key as the audit log and the CLI name it: id and fingerprint, never the secret."""
+
+    id: str
+    fingerprint: str
+
+
+class RingEvent(TypedDict, total=False):
+    """What a transition did, as recorded in the rotation log (no secrets)."""
+
+    action: str
+    mode: str
+    new: KeyRef | None
+    previous: KeyRef | None
+    staged: KeyRef | None
+    active: KeyRef | None
+    removed: list[KeyRef]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The result of a key-ring operation: the new ring and an audit record (no secrets)."""
+
+    ring: KeyRing
+    event: RingEvent
+
+
+def _fresh_key(
+    ring: KeyRing, now: datetime, state: KeyState, secret: str | None, key_id: str | None
+) -> Key:
+    secret = generate_secret() if secret is None else check_secret_strength(secret, "new key")
+    while key_id is None or key_id in ring:  # ids made in the same second may clash: redraw
+        key_id = new_key_id(now)
+    return Key(
+        id=key_id,
+        secret=secret,
+        state=state,
+        created_at=now,
+        activated_at=now if state is KeyState.ACTIVE else None,
+    )
+
+
+def _check_new_id(ring: KeyRing, key_id: str | None) -> None:
+    if key_id is None:
+        return
+    if not isinstance(key_id, str) or not key_id:
+        raise KeyRingError("a new key id must be a non-empty string")
+    if key_id in ring:
+        raise KeyRingError(f"key id {shown_id(key_id)} already exists in the ring")
+
+
+def _demote(key: Key, now: datetime) -> Key:
+    return replace(key, state=KeyState.RETIRING, deactivated_at=now)
+
+
+def _activate(key: Key, now: datetime) -> Key:
+    return replace(key, state=KeyState.ACTIVE, activated_at=now, deactivated_at=None)
+
+
+def _ref(key: Key) -> KeyRef:
+    return {"id": key.id, "fingerprint": key.fingerprint}
+
+
+def _describe(key: Key | None) -> KeyRef | None:
+    return None if key is None else _ref(key)
+
+
+def rotate(
+    ring: KeyRing,
+    now: datetime,
+    policy: RotationPolicy,
+    *,
+    secret: str | None = None,
+    key_id: str | None = None,
+) -> Transition:
+    """Rotate under ``policy``.
+
+    ``immediate``: a new key becomes active now; the previous active key starts retiring.
+    ``staged``: the staged key (if staged long enough) becomes active and a new key is
+    staged behind it; with nothing staged yet, a key is only staged. An empty ring gets an
+    active key in either mode.
+    """
+    _check_new_id(ring, key_id)
+    if not ring.keys:
+        first = _fresh_key(ring, now, KeyState.ACTIVE, secret, key_id)
+        return Transition(
+            KeyRing((first,)),
+            {"action": "rotate", "mode": policy.mode, "new": _describe(first), "previous": None},
+        )
+    if policy.mode == "staged":
+        if ring.staged is None:
+            step = stage(ring, now, policy, secret=secret, key_id=key_id)
+            return Transition(step.ring, {**step.event, "action": "rotate", "mode": "staged"})
+        promoted = promote(ring, now, policy)
+        step = stage(promoted.ring, now, policy, secret=secret, key_id=key_id)
+        return Transition(
+            step.ring,
+            {
+                "action": "rotate",
+                "mode": "staged",
+                "new": promoted.event["new"],
+                "previous": promoted.event["previous"],
+                "staged": step.event["staged"],
+            },
+        )
+    old = ring.active
+    new = _fresh_key(ring, now, KeyState.ACTIVE, secret, key_id)
+    keys = [_demote(k, now) if k.id == old.id else k for k in ring.keys] + [new]
+    return Transition(
+        KeyRing(tuple(keys)),
+        {
+            "action": "rotate",
+            "mode": "immediate",
+            "new": _describe(new),
+            "previous": _describe(old),
+        },
+    )
+
+
+def stage(
+    ring: KeyRing,
+    now: datetime,
+    policy: RotationPolicy,
+    *,
+    secret: str | None = None,
+    key_id: str | None = None,
+) -> Transition:
+    """Add a verify-only next key. Refused when one is already staged (one look-ahead)."""
+    if not ring.keys:
+        raise PolicyViolation("cannot stage into an empty ring: run 'erp-secrets jwt rotate' first")
+    if ring.staged is not None:
+        raise PolicyViolation(
+            f"key {shown_id(ring.staged.id)} is already staged; promote it before staging "
+            "another (staging twice would leave instances unable to verify)"
+        )
+    _check_new_id(ring, key_id)
+    new = _fresh_key(ring, now, KeyState.STAGED, secret, key_id)
+    return Transition(
+        KeyRing((*ring.keys, new)),
+        {"action": "stage", "staged": _describe(new), "active": _describe(ring.active)},
+    )
+
+
+def promote(ring: KeyRing, now: datetime, policy: RotationPolicy) -> Transition:
+    """Make the staged key active, once it has been staged for ``min_stage_period``."""
+    staged = ring.staged
+    if staged is None:
+        raise PolicyViolation("no key is staged: run 'erp-secrets jwt stage' first")
+    ready_at = (staged.created_at or now) + policy.min_stage_period
+    if now < ready_at:
+        raise PolicyViolation(
+            f"key {shown_id(staged.id)} was staged less than {policy.min_stage_period} ago; "
+            f"promote it after {to_iso(ready_at)} so every instance has loaded it"
+        )
+    old = ring.active
+    keys = []
+    for k in ring.keys:
+        if k.id == old.id:
+            keys.append(_demote(k, now))
+        elif k.id == staged.id:
+            keys.append(_activate(k, now))
+        else:
+            keys.append(k)
+    return Transition(
+        KeyRing(tuple(keys)),
+        {"action": "promote", "new": _describe(staged), "previous": _describe(old)},
+    )
+
+
+def prune_plan(ring: KeyRing, policy: RotationPolicy) -> list[tuple[Key, datetime | None]]:
+    """Every retiring key with the time it may be pruned (``None``: unknown, never automatic)."""
+    return [(k, policy.prune_after(k)) for k in ring.keys if k.state is KeyState.RETIRING]
+
+
+def prune(ring: KeyRing, now: datetime, policy: RotationPolicy) -> Transition:
+    """Remove retiring keys whose tokens have all expired; keep everything else."""
+    # From exactly exp + leeway a token is refused (RFC 7519 4.1.4: "on or after"), so a key
+    # may go at exactly deactivated_at + max_token_ttl + leeway.
+    removed = [k for k, when in prune_plan(ring, policy) if when is not None and when <= now]
+    gone = {k.id for k in removed}
+    kept = tuple(k for k in ring.keys if k.id not in gone)
+    return Transition(
+        KeyRing(kept),
+        {"action": "prune", "removed": [_ref(k) for k in removed]},
+    )

@@ -1,0 +1,71 @@
+"""Apply one change to the vault file and record it in the rotation log, crash-safely.
+
+Order under the vault lock: reconcile the log with the vault's head, compute the change,
+write the vault (holding the new log entry as its head: the commit point), append the entry
+to the log. A process killed at any instant leaves the old vault or the new one; a new
+vault whose entry is missing from the log is completed by the next change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from erp.clock import Clock, system_clock
+from erp.store.audit import AuditLog, make_entry
+from erp.store.vault import META_KEY, VaultFile
+
+__all__ = ["Change", "Recorded", "record_change", "repair_log"]
+
+Change = Callable[[dict[str, Any], datetime], dict[str, Any] | None]
+"""Mutates the vault document in place and returns the audit event, or ``None`` for no-op."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a change did: the audit event and full entry (``None`` if nothing changed)."""
+
+    event: dict[str, Any] | None
+    entry: dict[str, Any] | None
+    document: dict[str, Any] = field(repr=False)  # holds JWT_SECRETS: never in a repr
+
+
+def record_change(
+    change: Change,
+    *,
+    vault: VaultFile | None = None,
+    log: AuditLog | None = None,
+    clock: Clock = system_clock,
+    actor: str | None = None,
+) -> Recorded:
+    """Run ``change`` on the locked vault document and record it (see module docstring)."""
+    vault = vault or VaultFile()
+    log = log or AuditLog()
+    with vault.locked():
+        doc = vault.read()
+        meta = doc.get(META_KEY) or {}
+        log.check_writable()  # a log we cannot append to must stop us before the vault changes
+        log.reconcile(meta.get("audit"))
+        now = clock()
+        event = change(doc, now)
+        if event is None:
+            return Recorded(None, None, doc)
+        seq, prev = log.next_position()
+        entry = make_entry(event, prev_hash=prev, seq=seq, now=now, actor=actor)
+        meta = dict(doc.get(META_KEY) or {})
+        meta["audit"] = {"seq": seq, "hash": entry["hash"], "entry": entry}
+        doc[META_KEY] = meta
+        vault.write(doc)
+        log.append(entry)
+        return Recorded(event, entry, doc)
+
+
+def repair_log(vault: VaultFile | None = None, log: AuditLog | None = None) -> None:
+    """Complete an interrupted append (what the next change would do), changing nothing else."""
+    vault = vault or VaultFile()
+    log = log or AuditLog()
+    with vault.locked():
+        meta = vault.read().get(META_KEY) or {}
+        log.reconcile(meta.get("audit"))

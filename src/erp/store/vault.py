@@ -1,0 +1,264 @@
+"""The vault file: a JSON object of named secrets, read cheaply and written crash-safely.
+
+Every write takes an exclusive lock, re-reads and validates the file, writes a temp file
+(mode 0600), fsyncs it, renames it over the original and fsyncs the folder (``erp._io``).
+A reader therefore sees the whole old file or the whole new one. A file that does not parse
+is never overwritten. Only a regular file of at most ``MAX_VAULT_BYTES`` is read: a FIFO,
+a device, ``/proc`` or ``/dev/zero`` in its place is refused at once, in one sentence.
+
+Features that keep entries here (the JWT ring, Fernet keys) register a shape check with
+:func:`register_entry_check`, so the store refuses a malformed file without knowing any
+feature's format.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from erp import _settings
+from erp._io import atomic_write_bytes, describe_os_error, read_regular_file
+from erp._json import JsonProblem, loads_object
+from erp.errors import (
+    ConcurrentChange,
+    FileReadError,
+    FileWriteError,
+    VaultCorrupt,
+    VaultWriteError,
+)
+from erp.store._lock import FileLock, LockTimeout
+
+__all__ = [
+    "DEFAULT_VAULT_FILE",
+    "MAX_VAULT_BYTES",
+    "META_KEY",
+    "EntryCheck",
+    "VaultFile",
+    "VaultReader",
+    "default_vault_path",
+    "register_entry_check",
+]
+
+DEFAULT_VAULT_FILE = "jwt_secrets.json"
+META_KEY = "_erp"
+"""Top-level entry holding non-secret bookkeeping (format, generation, audit head)."""
+
+MAX_VAULT_BYTES = 4 * 1024 * 1024
+"""A vault with a thousand keys is under 200 KiB; a bigger file is not a vault."""
+
+_FORMAT = 1
+_MAX_GENERATION = 2**53  # exact in every JSON reader
+
+EntryCheck = Callable[[Mapping[str, Any]], "str | None"]
+"""Returns what is wrong with a document's entries (one phrase, no values), or ``None``."""
+
+_checks: list[EntryCheck] = []
+
+
+def register_entry_check(check: EntryCheck) -> None:
+    """Have every vault read and write run ``check`` (idempotent)."""
+    if check not in _checks:
+        _checks.append(check)
+
+
+def default_vault_path() -> Path:
+    """``$ERP_VAULT_FILE`` if set, else ``jwt_secrets.json`` in the working directory."""
+    return _settings.read_path("ERP_VAULT_FILE", DEFAULT_VAULT_FILE)
+
+
+def _generation(path: Path, meta: Mapping[str, Any]) -> int:
+    value = meta.get("generation", 0)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not (math.isfinite(value) and value.is_integer()))
+        or not 0 <= value <= _MAX_GENERATION
+    ):
+        raise VaultCorrupt(
+            path, f"{META_KEY}.generation must be a whole number from 0 to {_MAX_GENERATION}"
+        )
+    return int(value)
+
+
+def _parse(path: Path, raw: bytes) -> dict[str, Any]:
+    try:
+        doc = loads_object(raw)
+    except JsonProblem as exc:  # says where, never what: the text holds secrets
+        raise VaultCorrupt(path, str(exc)) from None
+    _validate(path, doc)
+    return doc
+
+
+def _validate(path: Path, doc: Mapping[str, Any]) -> None:
+    meta = doc.get(META_KEY)
+    if meta is not None and not isinstance(meta, dict):
+        raise VaultCorrupt(path, f"{META_KEY} must be a JSON object")
+    _generation(path, meta or {})
+    for check in _checks:
+        problem = check(doc)
+        if problem is not None:
+            raise VaultCorrupt(path, problem)
+
+
+class VaultFile:
+    """One vault file on disk. Cheap to construct; does nothing until used."""
+
+    def __init__(self, path: Path | str | None = None, *, lock_timeout_seconds: float = 60.0):
+        self.path = Path(path) if path is not None else default_vault_path()
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock_timeout_seconds = lock_timeout_seconds
+        self._lock: FileLock | None = None
+        self._lock_guard = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"VaultFile({str(self.path)!r})"
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def read(self) -> dict[str, Any]:
+        """The parsed file, or ``{}`` when it does not exist. Raises :class:`VaultCorrupt`."""
+        try:
+            raw = read_regular_file(self.path, what="vault file", max_bytes=MAX_VAULT_BYTES)
+        except FileReadError as exc:
+            raise VaultCorrupt(self.path, exc.problem) from None
+        if raw is None:
+            return {}
+        return _parse(self.path, raw)
+
+    def _file_lock(self) -> FileLock:
+        with self._lock_guard:
+            if self._lock is None:
+                self._lock = FileLock(self.lock_path, timeout_seconds=self.lock_timeout_seconds)
+            return self._lock
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the vault's exclusive lock (a sibling ``.lock`` file) for the block."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise VaultWriteError(self.path, describe_os_error(exc)) from None
+        lock = self._file_lock()
+        try:
+            lock.acquire()
+        except LockTimeout:
+            raise ConcurrentChange(
+                f"another process has held the lock {self.lock_path} for over "
+                f"{self.lock_timeout_seconds:g} s; retry when it has finished"
+            ) from None
+        except FileWriteError as exc:
+            raise VaultWriteError(self.path, f"its lock file {exc.path}: {exc.problem}") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def write(self, doc: dict[str, Any]) -> None:
+        """Write ``doc`` atomically (call with the lock held). Bumps the generation."""
+        _validate(self.path, doc)
+        meta = dict(doc.get(META_KEY) or {})
+        meta["format"] = _FORMAT
+        meta["generation"] = _generation(self.path, meta) + 1
+        out = {**doc, META_KEY: meta}
+        try:
+            text = json.dumps(out, indent=2, sort_keys=False, allow_nan=False)
+        except ValueError:
+            raise VaultWriteError(self.path, "a value is NaN or infinite") from None
+        # With the lock held, any temp file of ours is a killed writer's (0600, secrets): drop it.
+        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+            with contextlib.suppress(OSError):
+                if stale.is_file() and not stale.is_symlink():
+                    stale.unlink()
+        try:
+            atomic_write_bytes(self.path, (text + "\n").encode(), mode=0o600, what="vault file")
+        except FileWriteError as exc:
+            raise VaultWriteError(self.path, exc.problem) from None
+        doc[META_KEY] = meta
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[dict[str, Any]]:
+        """Lock, read and validate; yield the document; write it back if the block changed it."""
+        with self.locked():
+            doc = self.read()
+            before = json.dumps(doc, sort_keys=True)
+            yield doc
+            if json.dumps(doc, sort_keys=True) != before:
+                self.write(doc)
+
+
+class VaultReader:
+    """A read cache over a vault file for hot paths such as ``get_secret``.
+
+    The file is stat'ed at most once per ``check_interval_seconds``; it is re-read only when
+    its size, mtime or inode changed. If a changed file no longer parses, the last good
+    content keeps being served and ``on_error`` is told; a first read that fails raises.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        check_interval_seconds: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.check_interval_seconds = check_interval_seconds
+        self._monotonic = monotonic
+        self._on_error = on_error
+        self._next_check = -float("inf")
+        self._signature: tuple[int, int, int] | None = None
+        self._doc: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"VaultReader({str(self.path)!r})"
+
+    def document(self) -> dict[str, Any]:
+        """The current content ({} when the file is absent). Cheap when warm."""
+        if self._monotonic() < self._next_check and self._doc is not None:
+            return self._doc
+        return self._refresh()
+
+    def invalidate(self) -> None:
+        """Force a stat on the next call (for callers that know the file changed)."""
+        self._next_check = -float("inf")
+
+    def _refresh(self) -> dict[str, Any]:
+        with self._lock:
+            now = self._monotonic()
+            if now < self._next_check and self._doc is not None:
+                return self._doc
+            problem: VaultCorrupt | None = None
+            try:
+                st = os.stat(self.path)
+                signature: tuple[int, int, int] | None = (st.st_size, st.st_mtime_ns, st.st_ino)
+            except FileNotFoundError:
+                signature = None
+            except OSError as exc:  # a link loop, a name too long: one sentence, not a traceback
+                signature = None
+                problem = VaultCorrupt(self.path, describe_os_error(exc))
+            if problem is None and (signature != self._signature or self._doc is None):
+                try:
+                    doc = VaultFile(self.path).read() if signature is not None else {}
+                except VaultCorrupt as exc:
+                    problem = exc
+                else:
+                    self._doc = doc
+                    self._signature = signature
+            if problem is not None:
+                if self._doc is None:
+                    raise problem
+                if self._on_error is not None:
+                    self._on_error(problem)
+            self._next_check = now + self.check_interval_seconds
+            return self._doc if self._doc is not None else {}
