@@ -26,9 +26,10 @@ from typing import Any
 
 from bench.timing import interleaved, print_table, ratio, wall_seconds
 from erp.aws.admin import push_ring
-from erp.aws.client import AwsSettings, CallCounter, secretsmanager_client
+from erp.aws.client import AwsSettings, secretsmanager_client
 from erp.aws.driver import LocalRotationDriver
 from erp.aws.source import AwsSecretSource
+from erp.aws.strict import StrictSecretsManager
 from erp.clock import system_clock
 from erp.keyring import KeyRing, RotationPolicy
 from erp.keyring import rotate as rotate_ring
@@ -60,6 +61,25 @@ def _start_moto() -> tuple[Any, str]:
         AWS_DEFAULT_REGION="us-east-1",
     )
     return server, f"http://{host}:{port}"
+
+
+class CallCounter:
+    """Counts the AWS API calls a client makes (one per operation, SDK retries not included)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, *, model: Any = None, **_: Any) -> None:
+        self.calls.append(getattr(model, "name", "?"))
+
+    @property
+    def total(self) -> int:
+        return len(self.calls)
+
+    def attach(self, client: Any) -> CallCounter:
+        """Count every call ``client`` makes from now on; returns ``self``."""
+        client.meta.events.register("before-call.*.*", self)
+        return self
 
 
 def _client(settings: AwsSettings) -> tuple[Any, CallCounter]:
@@ -251,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     number, repeat = (20_000, 3) if args.quick else (200_000, 7)
     server, endpoint = _start_moto()
-    settings = AwsSettings(region="us-east-1", endpoint_url=endpoint, max_attempts=1)
+    # rotations start with an empty AWSPENDING version, which only the strict layer can hold
+    strict = StrictSecretsManager(endpoint).start()
+    settings = AwsSettings(region="us-east-1", endpoint_url=strict.url, max_attempts=1)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -259,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             print_table("verify_token across a rotation", bench_rotation(folder, settings, 10_000))
             print_table("cold start", bench_cold(folder, settings, repeat * 3))
     finally:
+        strict.stop()
         server.stop()
     return 0
 

@@ -1,8 +1,9 @@
-"""Fixtures for the AWS backend: a secret in the moto server, fault injection, a cuttable link.
+"""Fixtures for the AWS backend: a secret in the emulator, fault injection, a cuttable link.
 
-Everything talks to the session's moto server over HTTP with boto3. Faults are injected
-around a real client (a step that raises, a call that fails) or in the network (a TCP
-relay the test can cut), never by replacing AWS with a mock.
+Everything talks over HTTP with boto3 to the session's moto server behind the strict layer
+(:class:`erp.aws.strict.StrictSecretsManager`), which enforces what AWS enforces and moto
+does not. Faults are injected around a real client (a step that raises, a call that fails)
+or in the network (a TCP relay the test can cut), never by replacing AWS with a mock.
 """
 
 from __future__ import annotations
@@ -18,12 +19,31 @@ from urllib.parse import urlparse
 import pytest
 
 from erp.aws.admin import push_ring
-from erp.aws.client import AwsSettings, CallCounter, secretsmanager_client
-from erp.aws.document import placeholder_text
+from erp.aws.client import AwsSettings, secretsmanager_client
+from erp.aws.strict import StrictSecretsManager
 from erp.clock import FrozenClock
 from erp.keyring import KeyRing, RotationPolicy, rotate
 
 SECRET_NAME = "erp/jwt-keys"
+
+
+class CallCounter:
+    """Counts the AWS API calls a client makes (one per operation, SDK retries not included)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, *, model: Any = None, **_: Any) -> None:
+        self.calls.append(getattr(model, "name", "?"))
+
+    @property
+    def total(self) -> int:
+        return len(self.calls)
+
+    def attach(self, client: Any) -> CallCounter:
+        """Count every call ``client`` makes from now on; returns ``self``."""
+        client.meta.events.register("before-call.*.*", self)
+        return self
 
 
 class MonotonicClock:
@@ -63,12 +83,12 @@ def label(client: Any, secret_id: str, stage: str) -> str | None:
 
 
 def start_rotation(client: Any, secret_id: str, token: str) -> None:
-    """What Secrets Manager does before the first step: AWSPENDING on an empty version."""
+    """What Secrets Manager does before the first step: AWSPENDING on an empty version.
+
+    The strict layer creates the empty version (the emulator alone cannot hold one).
+    """
     client.put_secret_value(
-        SecretId=secret_id,
-        ClientRequestToken=token,
-        SecretString=placeholder_text(),
-        VersionStages=["AWSPENDING"],
+        SecretId=secret_id, ClientRequestToken=token, VersionStages=["AWSPENDING"]
     )
 
 
@@ -218,6 +238,32 @@ class Relay:
             thread.join(timeout=5)
 
 
+@pytest.fixture(scope="session")
+def strict_layer(moto_endpoint: str) -> Iterator[StrictSecretsManager]:
+    """The strict layer in front of the session's moto server."""
+    with StrictSecretsManager(moto_endpoint) as layer:
+        yield layer
+
+
+@pytest.fixture
+def aws_env(
+    monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, strict_layer: StrictSecretsManager
+) -> str:
+    """Fake credentials and region for the strict layer; moto and the layer are reset first."""
+    import urllib.request
+
+    reset = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()
+    strict_layer.reset()
+    strict_layer.strict = True
+    strict_layer.test_copy = False
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", strict_layer.url)
+    return strict_layer.url
+
+
 @pytest.fixture
 def settings(aws_env: str) -> AwsSettings:
     """Settings for the moto server; one attempt per call, so failures need no SDK retries."""
@@ -225,9 +271,9 @@ def settings(aws_env: str) -> AwsSettings:
 
 
 @pytest.fixture(scope="session")
-def _shared_sm(moto_endpoint: str) -> Any:
+def _shared_sm(strict_layer: StrictSecretsManager) -> Any:
     """One client for the session: building a boto3 client costs a few hundred ms."""
-    settings = AwsSettings(region="us-east-1", endpoint_url=moto_endpoint, max_attempts=1)
+    settings = AwsSettings(region="us-east-1", endpoint_url=strict_layer.url, max_attempts=1)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_ACCESS_KEY_ID", "testing")
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from erp.aws.client import CallCounter
 from erp.aws.document import encode, ring_document
 from erp.aws.driver import LocalRotationDriver
 from erp.aws.errors import AwsUnavailable, SecretFormatError, StageNotFound
@@ -17,7 +16,15 @@ from erp.aws.source import AwsSecretSource
 from erp.clock import FrozenClock
 from erp.keyring import KeyRing, generate_secret
 
-from .conftest import SECRET_NAME, Faults, MonotonicClock, client_error, label, make_ring
+from .conftest import (
+    SECRET_NAME,
+    CallCounter,
+    Faults,
+    MonotonicClock,
+    client_error,
+    label,
+    make_ring,
+)
 
 
 def _source(client: Any, mono: MonotonicClock, **kwargs: Any) -> AwsSecretSource:

@@ -13,7 +13,7 @@ from erp.aws.client import AwsSettings, events_client
 from erp.aws.document import encode, ring_document
 from erp.aws.driver import LocalRotationDriver
 from erp.aws.errors import RotationFailed, SecretFormatError
-from erp.aws.rotation import STEPS, RotationHandler
+from erp.aws.lambda_rotation import STEPS, RotationHandler
 from erp.aws.source import AwsSecretSource
 from erp.clock import FrozenClock
 from erp.keyring import KeyRing, RotationPolicy
@@ -25,20 +25,39 @@ POLICY = RotationPolicy()
 
 
 class FlakyLambda:
-    """The real handler, made to fail in one step a given number of times."""
+    """The real handler, its step failing inside the Lambda a given number of times."""
 
-    def __init__(self, handler: RotationHandler, step: str | None = None, times: int = 0) -> None:
+    def __init__(
+        self,
+        handler: RotationHandler,
+        step: str | None = None,
+        times: int = 0,
+        error: Exception | None = None,
+    ) -> None:
         self.handler = handler
         self.step = step
         self.times = times
+        self.error = error or RuntimeError(f"injected failure in {step}")
         self.invocations: list[str] = []
 
     def __call__(self, event: Mapping[str, Any]) -> object:
         self.invocations.append(str(event["Step"]))
-        if event["Step"] == self.step and self.times > 0:
-            self.times -= 1
-            raise RuntimeError(f"injected failure in {self.step}")
-        return self.handler.handle(event)
+        if event["Step"] != self.step or self.times <= 0:
+            return self.handler.handle(event)
+        self.times -= 1
+        name = {"createSecret": "_create", "setSecret": "_set", "testSecret": "_test"}.get(
+            str(event["Step"]), "_finish"
+        )
+        error = self.error
+
+        def broken(*_args: Any) -> dict[str, Any]:
+            raise error
+
+        setattr(self.handler, name, broken)
+        try:
+            return self.handler.handle(event)
+        finally:
+            delattr(self.handler, name)
 
 
 @pytest.fixture
@@ -86,16 +105,16 @@ def test_a_failure_in_any_step_leaves_current_usable_and_the_next_rotation_succe
     ring: KeyRing,
     step: str,
 ) -> None:
-    """Steps after the failing one never run; AWSCURRENT is unchanged; the retry rotates."""
+    """The Lambda gives the rotation up: later steps never run, nothing pending, next one works."""
     current = label(sm, secret_arn, "AWSCURRENT")
     flaky = FlakyLambda(handler, step, times=10)
     sleeps: list[float] = []
     outcome = _driver(sm, clock, flaky, sleep=sleeps.append).rotate(secret_arn)
     assert not outcome.ok
     assert outcome.failed_step == step
-    assert outcome.attempts == 3
-    assert sleeps == [1.0, 2.0]
-    assert flaky.invocations == list(STEPS[: STEPS.index(step) + 1]) * 3
+    assert outcome.attempts == 1
+    assert sleeps == []
+    assert flaky.invocations == list(STEPS[: STEPS.index(step) + 1])
     assert [e.name for e in outcome.events] == ["RotationStarted", "RotationFailed"]
     assert label(sm, secret_arn, "AWSCURRENT") == current
     assert label(sm, secret_arn, "AWSPENDING") is None
@@ -112,7 +131,9 @@ def test_a_transient_failure_is_retried_with_the_same_token_and_one_new_key(
     sm: Any, secret_arn: str, clock: FrozenClock, handler: RotationHandler, ring: KeyRing
 ) -> None:
     """testSecret failing once: the whole rotation reruns, createSecret is a no-op the 2nd time."""
-    flaky = FlakyLambda(handler, "testSecret", times=1)
+    from erp.aws.errors import AwsUnavailable
+
+    flaky = FlakyLambda(handler, "testSecret", times=1, error=AwsUnavailable("injected"))
     outcome = _driver(sm, clock, flaky).rotate(secret_arn)
     assert outcome.ok
     assert outcome.attempts == 2
@@ -126,6 +147,25 @@ def test_a_transient_failure_is_retried_with_the_same_token_and_one_new_key(
     assert len(source.signing_ring()) == len(ring) + 1
 
 
+def test_a_transient_failure_on_every_retry_keeps_the_rotation_for_a_resume(
+    sm: Any, secret_arn: str, clock: FrozenClock, handler: RotationHandler, ring: KeyRing
+) -> None:
+    """AWS unreachable in setSecret 3 times: AWSPENDING stays, sleeps back off, resume ends it."""
+    from erp.aws.errors import AwsUnavailable, RotationInProgress
+
+    flaky = FlakyLambda(handler, "setSecret", times=3, error=AwsUnavailable("injected"))
+    sleeps: list[float] = []
+    outcome = _driver(sm, clock, flaky, sleep=sleeps.append).rotate(secret_arn)
+    assert (outcome.ok, outcome.attempts, sleeps) == (False, 3, [1.0, 2.0])
+    assert label(sm, secret_arn, "AWSPENDING") == outcome.token
+    with pytest.raises(RotationInProgress, match=f"in progress \\(version {outcome.token}\\)"):
+        _driver(sm, clock, flaky).rotate(secret_arn)
+    again = _driver(sm, clock, flaky).rotate(secret_arn, resume=True)
+    assert (again.ok, again.resumed, again.token) == (True, True, outcome.token)
+    assert len(stages_of(sm, secret_arn)) == 2
+    assert len(AwsSecretSource(SECRET_NAME, client=sm).signing_ring()) == len(ring) + 1
+
+
 def test_an_unfinished_rotation_is_resumed_with_its_token(
     sm: Any, secret_arn: str, clock: FrozenClock, handler: RotationHandler, ring: KeyRing
 ) -> None:
@@ -133,7 +173,7 @@ def test_an_unfinished_rotation_is_resumed_with_its_token(
     token = "5f0c1a2e-7d8b-4c3a-9e1f-0a1b2c3d4e5f"
     start_rotation(sm, secret_arn, token)
     handler.handle({"Step": "createSecret", "SecretId": secret_arn, "ClientRequestToken": token})
-    outcome = _driver(sm, clock, FlakyLambda(handler)).rotate(secret_arn)
+    outcome = _driver(sm, clock, FlakyLambda(handler)).rotate(secret_arn, resume=True)
     assert outcome.ok
     assert outcome.resumed
     assert outcome.token == token

@@ -15,12 +15,11 @@ import erp.aws.rotation
 from erp.aws.document import encode, parse_version, ring_document
 from erp.aws.errors import (
     AwsUnavailable,
-    RotationAbandoned,
     RotationNotEnabled,
     RotationTestFailed,
     RotationTokenRefused,
 )
-from erp.aws.rotation import STEPS, RotationHandler
+from erp.aws.lambda_rotation import STEPS, RotationHandler
 from erp.clock import FrozenClock
 from erp.keyring import KeyRing, KeyState, RotationPolicy, generate_secret
 
@@ -265,7 +264,7 @@ def test_a_failing_step_logs_one_json_error_line(
 def test_test_secret_fails_when_the_pending_ring_drops_a_live_key(
     handler: RotationHandler, sm: Any, secret_arn: str, ring: KeyRing, clock: FrozenClock
 ) -> None:
-    """A pending ring without the current signing key never passes setSecret or testSecret."""
+    """A pending ring without the current signing key fails; the Lambda clears AWSPENDING."""
     token = str(uuid.uuid4())
     current_id = label(sm, secret_arn, "AWSCURRENT")
     stranger = make_ring(clock())
@@ -278,20 +277,26 @@ def test_test_secret_fails_when_the_pending_ring_drops_a_live_key(
     )
     with pytest.raises(RotationTestFailed, match="lacks the current signing key"):
         handler.handle(_event("setSecret", secret_arn, token))
-    with pytest.raises(RotationTestFailed, match=f"drops key {ring.active.id}"):
+    assert label(sm, secret_arn, "AWSPENDING") is None
+    sm.update_secret_version_stage(
+        SecretId=secret_arn, VersionStage="AWSPENDING", MoveToVersionId=token
+    )
+    with pytest.raises(RotationTestFailed, match=f"drops the active key {ring.active.id}"):
         handler.handle(_event("testSecret", secret_arn, token))
+    assert label(sm, secret_arn, "AWSPENDING") is None
     assert label(sm, secret_arn, "AWSCURRENT") == current_id
 
 
 def test_finish_refuses_when_current_moved_during_the_rotation(
     handler: RotationHandler, sm: Any, secret_arn: str, token: str, clock: FrozenClock
 ) -> None:
-    """A manual write after createSecret makes the pending ring stale: finishing is refused."""
+    """A manual write after createSecret abandons the rotation (AWSPENDING goes): no finish."""
     handler.handle(_event("createSecret", secret_arn, token))
     manual = make_ring(clock())
     sm.put_secret_value(SecretId=secret_arn, SecretString=encode(ring_document(manual)))
     moved_to = label(sm, secret_arn, "AWSCURRENT")
-    with pytest.raises(RotationAbandoned, match="moved"):
+    assert label(sm, secret_arn, "AWSPENDING") is None
+    with pytest.raises(RotationTokenRefused, match="not AWSPENDING"):
         handler.handle(_event("finishSecret", secret_arn, token))
     assert label(sm, secret_arn, "AWSCURRENT") == moved_to
 

@@ -13,7 +13,7 @@ import pytest
 
 import erp.secrets
 import erp.security
-from erp.aws.client import AwsSettings, CallCounter
+from erp.aws.client import AwsSettings
 from erp.aws.document import encode
 from erp.aws.errors import (
     AwsConfigError,
@@ -22,12 +22,12 @@ from erp.aws.errors import (
     SecretFormatError,
 )
 from erp.aws.source import AwsSecretSource
-from erp.errors import SecretNotFound
+from erp.errors import ConfigError, SecretNotFound
 from erp.keyring import KeyRing, generate_secret
 from erp.secrets import SecretSource, get_secret, load_jwt_ring
 from erp.testing import SecretSourceContract, Update
 
-from .conftest import SECRET_NAME, stages_of
+from .conftest import SECRET_NAME, CallCounter, stages_of
 
 
 @pytest.fixture
@@ -176,7 +176,7 @@ def test_no_region_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path:
 
 def test_a_bad_refresh_setting_is_one_clear_error() -> None:
     """ERP_AWS_REFRESH_SECONDS must be a number of seconds."""
-    with pytest.raises(AwsConfigError, match="ERP_AWS_REFRESH_SECONDS"):
+    with pytest.raises(ConfigError, match="ERP_AWS_REFRESH_SECONDS"):
         AwsSecretSource.from_env(SECRET_NAME, environ={"ERP_AWS_REFRESH_SECONDS": "soon"})
 
 

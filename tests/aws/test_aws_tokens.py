@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from erp.aws.client import AwsSettings, CallCounter, secretsmanager_client
+from erp.aws.client import AwsSettings, secretsmanager_client
 from erp.aws.document import parse_version
 from erp.aws.driver import LocalRotationDriver
-from erp.aws.rotation import STEPS, RotationHandler
+from erp.aws.lambda_rotation import STEPS, RotationHandler
 from erp.aws.source import AwsSecretSource
 from erp.clock import FrozenClock
 from erp.errors import UnknownKeyId
@@ -19,7 +19,7 @@ from erp.keyring import KeyRing, RotationPolicy
 from erp.secrets import SecretResolver, load_jwt_ring
 from erp.security import TokenService
 
-from .conftest import SECRET_NAME, MonotonicClock, Relay, make_ring, start_rotation
+from .conftest import SECRET_NAME, CallCounter, MonotonicClock, Relay, make_ring, start_rotation
 
 
 def _verifier(source: AwsSecretSource, clock: FrozenClock, mono: MonotonicClock) -> TokenService:

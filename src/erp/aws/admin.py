@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from erp.aws.cache import CURRENT, PENDING, STAGES
-from erp.aws.client import translate_error
+from erp.aws.client import CURRENT, PENDING, STAGES, call, translate_error
 from erp.aws.document import (
     META,
     SecretDocument,
@@ -99,13 +98,7 @@ class SecretStatus:
 
 
 def _call(client: Any, operation: str, where: str, **params: Any) -> Any:
-    import botocore.exceptions as bce
-
-    try:
-        return getattr(client, operation)(**params)
-    except (bce.BotoCoreError, bce.ClientError) as exc:
-        secret = params.get("SecretId") or params.get("Name") or "?"
-        raise translate_error(exc, what=f"{operation} on secret {secret!r}", where=where) from None
+    return call(client, operation, where=where, **params)
 
 
 def push_ring(

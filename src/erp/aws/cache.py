@@ -31,15 +31,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from erp.aws.client import error_code, translate_error
+from erp._retry import Backoff
+from erp.aws.client import CURRENT, PENDING, PREVIOUS, STAGES, error_code, translate_error
 from erp.aws.document import SecretDocument, parse_version
 from erp.aws.errors import SecretFormatError, StageNotFound
 from erp.errors import ErpError
 
 __all__ = ["CURRENT", "PENDING", "PREVIOUS", "STAGES", "CacheStats", "SecretCache", "Snapshot"]
-
-CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
-STAGES = (CURRENT, PENDING, PREVIOUS)
 
 log = logging.getLogger("erp.aws.cache")
 
@@ -103,8 +101,12 @@ class SecretCache:
         self.refresh_interval_seconds = refresh_interval_seconds
         self.jitter_fraction = jitter_fraction
         self.forced_refresh_min_interval_seconds = forced_refresh_min_interval_seconds
-        self.backoff_base_seconds = backoff_base_seconds
-        self.backoff_max_seconds = backoff_max_seconds
+        self.backoff = Backoff(
+            base_seconds=backoff_base_seconds,
+            max_seconds=backoff_max_seconds,
+            jitter_fraction=jitter_fraction,
+            random=random,
+        )
         self.where = where
         self.stats = CacheStats()
         self._client_factory = client_factory
@@ -270,9 +272,7 @@ class SecretCache:
         error = translate_error(exc, what=f"reading secret {self.secret_id!r}", where=self.where)
         self.stats.failures += 1
         self._failures += 1
-        delay = min(
-            self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (self._failures - 1)
-        ) * (1.0 - self.jitter_fraction * self._random())
+        delay = self.backoff.delay_seconds(self._failures)
         now = self._monotonic()
         self._next_refresh = now + delay
         self._publish()

@@ -1,17 +1,26 @@
-"""boto3 clients for Secrets Manager and EventBridge, and AWS errors turned into ``erp`` errors.
+"""The one way ``erp`` talks to AWS: client factory, call wrapper, stage names, error translation.
 
-boto3 is imported here, inside functions, so nothing pays for it until the AWS backend is
-used. Region and credentials are checked before the first call, so a missing one is one
-clear error and no request is sent.
+Every AWS caller (the cache, the rotation Lambda, the driver, the operator commands, the alert
+check) builds its clients with :func:`secretsmanager_client` / :func:`events_client` and makes
+its calls through :func:`call`, so all of them get the same timeouts, the same region and
+credential checks before the first request, and the same one-sentence ``erp`` errors.
+
+The endpoint follows boto3's standard configuration (``AWS_ENDPOINT_URL_SECRETS_MANAGER``,
+``AWS_ENDPOINT_URL``, ``endpoint_url`` in the AWS config file's profile or ``services``
+section), so VPC interface and FIPS endpoints need no code; ``--endpoint-url``,
+``ERP_AWS_ENDPOINT_URL`` (an older alias) and the Lambda's ``SECRETS_MANAGER_ENDPOINT`` (as in
+AWS's rotation templates) override it. boto3 is imported inside functions, so nothing pays
+for it until AWS is used.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
+from erp._settings import read_float, read_int, read_text
 from erp.aws.errors import (
     AwsAccessDenied,
     AwsConfigError,
@@ -22,14 +31,24 @@ from erp.aws.errors import (
 from erp.errors import ErpError
 
 __all__ = [
+    "CURRENT",
+    "PENDING",
+    "PREVIOUS",
+    "STAGES",
     "AwsSettings",
-    "CallCounter",
+    "call",
+    "endpoint_of",
     "error_code",
     "events_client",
+    "is_loopback",
     "region_of_arn",
     "secretsmanager_client",
     "translate_error",
 ]
+
+CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
+"""Secrets Manager's staging labels: the live version, the one a rotation builds, the last."""
+STAGES = (CURRENT, PENDING, PREVIOUS)
 
 _DENIED = {
     "AccessDeniedException",
@@ -40,8 +59,15 @@ _DENIED = {
     "InvalidClientTokenId",
     "ExpiredTokenException",
     "ExpiredToken",
-    "DecryptionFailure",
-    "KMSAccessDeniedException",
+}
+_KMS = {
+    # Secrets Manager's codes when the secret's KMS key refuses it, with the permission to grant
+    "EncryptionFailure": "kms:GenerateDataKey",
+    "DecryptionFailure": "kms:Decrypt",
+    "KMSAccessDeniedException": "kms:Decrypt and kms:GenerateDataKey",
+    "KMSDisabledException": "an enabled key (the key is disabled)",
+    "KMSInvalidStateException": "a usable key (the key is pending deletion or import)",
+    "KMSNotFoundException": "an existing key (check KmsKeyId)",
 }
 _TRANSIENT = {
     "ThrottlingException",
@@ -68,35 +94,25 @@ class AwsSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AwsSettings:
-        """Read ``AWS_REGION``/``AWS_DEFAULT_REGION``, ``AWS_PROFILE`` and the endpoint.
+        """Read ``AWS_REGION``/``AWS_DEFAULT_REGION``, ``AWS_PROFILE`` and the ``ERP_AWS_*`` knobs.
 
-        The endpoint is ``ERP_AWS_ENDPOINT_URL``, else ``AWS_ENDPOINT_URL_SECRETS_MANAGER``,
-        else ``AWS_ENDPOINT_URL`` (an emulator such as moto or LocalStack).
-        ``ERP_AWS_MAX_ATTEMPTS`` sets the SDK's attempts per call (default 2).
+        ``ERP_AWS_ENDPOINT_URL`` overrides boto3's endpoint resolution (else ``None``: boto3
+        reads ``AWS_ENDPOINT_URL_SECRETS_MANAGER``, ``AWS_ENDPOINT_URL`` and the config file).
+        ``ERP_AWS_MAX_ATTEMPTS`` (1-10, default 2) sets the SDK's attempts per call;
+        ``ERP_AWS_CONNECT_TIMEOUT_SECONDS`` / ``ERP_AWS_READ_TIMEOUT_SECONDS`` the timeouts.
         """
-        env = os.environ if environ is None else environ
-        attempts_text = env.get("ERP_AWS_MAX_ATTEMPTS")
-        attempts = 2
-        if attempts_text:
-            try:
-                attempts = int(attempts_text)
-            except ValueError:
-                raise AwsConfigError(
-                    f"environment variable ERP_AWS_MAX_ATTEMPTS={attempts_text!r} is not an "
-                    "integer; set it to 1 or more"
-                ) from None
-            if attempts < 1:
-                raise AwsConfigError("ERP_AWS_MAX_ATTEMPTS must be 1 or more")
         return cls(
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
-            endpoint_url=(
-                env.get("ERP_AWS_ENDPOINT_URL")
-                or env.get("AWS_ENDPOINT_URL_SECRETS_MANAGER")
-                or env.get("AWS_ENDPOINT_URL")
-                or None
+            region=read_text("AWS_REGION", env=environ)
+            or read_text("AWS_DEFAULT_REGION", env=environ),
+            endpoint_url=read_text("ERP_AWS_ENDPOINT_URL", env=environ),
+            profile=read_text("AWS_PROFILE", env=environ),
+            connect_timeout_seconds=read_float(
+                "ERP_AWS_CONNECT_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=300, env=environ
             ),
-            profile=env.get("AWS_PROFILE") or None,
-            max_attempts=attempts,
+            read_timeout_seconds=read_float(
+                "ERP_AWS_READ_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=900, env=environ
+            ),
+            max_attempts=read_int("ERP_AWS_MAX_ATTEMPTS", 2, minimum=1, maximum=10, env=environ),
         )
 
     def with_overrides(
@@ -126,6 +142,19 @@ def region_of_arn(secret_id: str) -> str | None:
         return None
     parts = secret_id.split(":")
     return parts[3] if len(parts) > 6 and parts[3] else None
+
+
+def is_loopback(url: str | None) -> bool:
+    """Whether ``url`` points at this machine (a local emulator), never at AWS."""
+    if not url:
+        return False
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def endpoint_of(client: Any) -> str:
+    """The endpoint a client resolved (boto3's standard configuration included)."""
+    return str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "")
 
 
 def _session(settings: AwsSettings) -> Any:
@@ -174,28 +203,26 @@ def _config(settings: AwsSettings) -> Any:
     )
 
 
+def _client(service: str, settings: AwsSettings, secret_id: str | None) -> Any:
+    session, region = _checked_session(settings, secret_id)
+    params: dict[str, Any] = {"region_name": region, "config": _config(settings)}
+    if settings.endpoint_url:  # else boto3's standard endpoint configuration applies
+        params["endpoint_url"] = settings.endpoint_url
+    return session.client(service, **params)
+
+
 def secretsmanager_client(settings: AwsSettings, secret_id: str | None = None) -> Any:
     """A Secrets Manager client; raises :class:`AwsConfigError` before any request if unusable.
 
     Checks: a region is configured, it matches the region of ``secret_id`` when that is an
     ARN, and credentials can be found.
     """
-    session, region = _checked_session(settings, secret_id)
-    return session.client(
-        "secretsmanager",
-        region_name=region,
-        endpoint_url=settings.endpoint_url,
-        config=_config(settings),
-    )
+    return _client("secretsmanager", settings, secret_id)
 
 
 def events_client(settings: AwsSettings) -> Any:
     """An EventBridge client with the same region, endpoint and credentials checks."""
-    session, region = _checked_session(settings, None)
-    endpoint = settings.endpoint_url
-    return session.client(
-        "events", region_name=region, endpoint_url=endpoint, config=_config(settings)
-    )
+    return _client("events", settings, None)
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -205,6 +232,30 @@ def error_code(exc: BaseException) -> str | None:
         code = (response.get("Error") or {}).get("Code")
         return str(code) if code else None
     return None
+
+
+def call(
+    client: Any,
+    operation: str,
+    *,
+    where: str = "AWS",
+    expect: tuple[str, ...] = (),
+    **params: Any,
+) -> Any:
+    """``client.<operation>(**params)``, with AWS's exceptions turned into ``erp`` errors.
+
+    An error whose code is in ``expect`` returns ``None`` instead (the caller's "not there
+    yet" case, e.g. ``ResourceNotFoundException`` for an empty pending version).
+    """
+    import botocore.exceptions as bce
+
+    try:
+        return getattr(client, operation)(**params)
+    except (bce.BotoCoreError, bce.ClientError) as exc:
+        if expect and error_code(exc) in expect:
+            return None
+        secret = params.get("SecretId") or params.get("Name") or "?"
+        raise translate_error(exc, what=f"{operation} on secret {secret}", where=where) from None
 
 
 def translate_error(exc: Exception, *, what: str, where: str) -> ErpError:
@@ -226,16 +277,22 @@ def translate_error(exc: Exception, *, what: str, where: str) -> ErpError:
         return AwsConfigError(f"{what} failed: no AWS region configured; set AWS_REGION")
     code = error_code(exc)
     if code is not None:
-        message = str((getattr(exc, "response", {}).get("Error") or {}).get("Message") or "")
-        status = (getattr(exc, "response", {}).get("ResponseMetadata") or {}).get(
-            "HTTPStatusCode", 0
-        )
+        response = getattr(exc, "response", {})
+        message = str((response.get("Error") or {}).get("Message") or "")
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode", 0)
         detail = f"{code}: {message}" if message else code
         if code == "ResourceNotFoundException":
             return AwsSecretNotFound(
                 f"{what} failed in {where}: {detail}. Check the secret id and region "
                 "(ERP_AWS_SECRET_ID, AWS_REGION), or create it with "
                 "'erp-secrets aws push --create'"
+            )
+        if code in _KMS:
+            return AwsAccessDenied(
+                f"KMS refused {what} in {where}: {detail}. The secret is encrypted with a KMS "
+                f"key; the caller needs {_KMS[code]} on it (through "
+                "secretsmanager.<region>.amazonaws.com) in both its IAM policy and the key "
+                "policy; see docs/infra.md"
             )
         if code in _DENIED:
             return AwsAccessDenied(
@@ -248,30 +305,10 @@ def translate_error(exc: Exception, *, what: str, where: str) -> ErpError:
     if isinstance(exc, (bce.EndpointConnectionError, bce.ConnectionError, bce.HTTPClientError)):
         return AwsUnavailable(
             f"{what} failed: AWS is unreachable in {where} ({type(exc).__name__}); "
-            "check the network or the endpoint URL"
+            "check the network, the endpoint URL or the VPC endpoint (docs/aws.md)"
         )
     if isinstance(exc, bce.ParamValidationError):
         return AwsConfigError(f"{what} failed: invalid request parameters ({exc})")
     if isinstance(exc, bce.BotoCoreError):
         return AwsConfigError(f"{what} failed in {where}: {type(exc).__name__}: {exc}")
     return AwsConfigError(f"{what} failed in {where}: {type(exc).__name__}")
-
-
-class CallCounter:
-    """Counts the AWS API calls a client makes (one per operation, retries not included)."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def __call__(self, *, model: Any = None, **_: Any) -> None:
-        self.calls.append(getattr(model, "name", "?"))
-
-    @property
-    def total(self) -> int:
-        return len(self.calls)
-
-    def attach(self, client: Any) -> CallCounter:
-        """Count every call ``client`` makes from now on; returns ``self``."""
-        register: Callable[..., Any] = client.meta.events.register
-        register("before-call.*.*", self)
-        return self

@@ -16,6 +16,9 @@ from typing import Any
 from erp.aws.errors import SecretFormatError
 from erp.errors import KeyRingError, WeakSecret
 from erp.keyring import Key, KeyRing, KeyState
+
+# The JWT_SECRETS/JWT_SECRET_ID/JWT_KEYS format is owned by the JWT feature; this import moves
+# to its codec (erp.jwt.codec) once that lands.
 from erp.rotation.jwt import ring_from_document, store_ring
 
 __all__ = [
@@ -28,7 +31,6 @@ __all__ = [
     "merged_ring",
     "parse_document",
     "parse_version",
-    "placeholder_text",
     "ring_document",
 ]
 
@@ -81,17 +83,8 @@ def encode(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
-def placeholder_text() -> str:
-    """The value of the empty ``AWSPENDING`` version the rotation driver creates.
-
-    AWS creates that version with no value at all; emulators require one, so ``erp``
-    writes this marker, which every reader treats as "no value yet".
-    """
-    return encode({META: {"placeholder": True}})
-
-
 def is_placeholder(doc: Mapping[str, Any]) -> bool:
-    """Whether ``doc`` is the driver's empty-version marker."""
+    """Whether ``doc`` is the empty-version marker that earlier drivers wrote (read as empty)."""
     meta = doc.get(META)
     return isinstance(meta, Mapping) and meta.get("placeholder") is True
 

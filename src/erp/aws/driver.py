@@ -1,22 +1,29 @@
-"""A faithful local rotation driver: what Secrets Manager does around the rotation Lambda.
+"""The local rotation driver: what Secrets Manager does around the rotation Lambda.
 
-The AWS emulators' own ``rotate_secret`` does not follow the protocol (it runs later steps
-after a failed one and mis-tracks the current version), so tests and rehearsals use this
-orchestrator instead, against any endpoint:
+Used against an emulator endpoint only (``erp-secrets aws rotate`` calls ``RotateSecret`` on
+real AWS), and by the strict emulator layer (:mod:`erp.aws.strict`) to run ``RotateSecret``.
+It does exactly what the service does, no more:
 
 1. read ``AWSCURRENT`` and check it holds a valid key ring (else nothing is written);
-2. resume an unfinished rotation (``AWSPENDING`` on another version: same token, as AWS
-   does) or label a placeholder version ``AWSPENDING`` under a fresh token;
+2. claim the rotation: an **empty** version labelled ``AWSPENDING`` under a fresh token,
+   refused while ``AWSPENDING`` sits on another version (:class:`RotationInProgress`:
+   another rotation runs, or a failed one was not cleaned up); ``resume=True`` reattempts
+   that rotation with its token instead, as the service does;
 3. invoke ``createSecret``, ``setSecret``, ``testSecret``, ``finishSecret`` in order,
-   stopping at the first failure; retry the whole rotation up to ``max_attempts`` times;
-4. clean up: after success no version keeps ``AWSPENDING``; after the last failure the
-   label is removed, so ``AWSCURRENT`` is untouched and the next rotation starts afresh;
+   stopping at the first failure; retry the whole rotation up to ``max_attempts`` times
+   (waits from :class:`erp._retry.Backoff`), unless the Lambda gave the rotation up
+   (removed ``AWSPENDING``) or a manual write abandoned it;
+4. after success, remove ``AWSPENDING`` from the new current version (the service's own
+   clean-up); after a failure, change nothing: clearing a failed rotation is the Lambda's
+   job, so a rehearsal shows what AWS would leave behind;
 5. emit ``RotationStarted``/``RotationSucceeded``/``RotationFailed``/``RotationAbandoned``
-   events shaped like Secrets Manager's CloudTrail service events: logged, returned, and
-   sent to an EventBridge bus when one is configured.
+   (``TestRotation*`` for :meth:`LocalRotationDriver.test_rotation`) shaped like Secrets
+   Manager's CloudTrail service events: logged, returned, and sent to an EventBridge bus
+   when one is configured.
 
-The placeholder carries a marker value because emulators cannot store an empty version;
-against real AWS, run rotations with ``RotateSecret`` instead.
+No value is ever written by the driver: the empty version needs an endpoint that can hold
+one (the strict layer can; plain moto cannot and gets a clear error), and a version's value
+is immutable once the Lambda stored it.
 """
 
 from __future__ import annotations
@@ -30,15 +37,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from erp.aws.cache import CURRENT, PENDING
-from erp.aws.client import translate_error
-from erp.aws.document import parse_version, placeholder_text
-from erp.aws.errors import RotationAbandoned, RotationFailed, SecretFormatError, StageNotFound
-from erp.aws.rotation import STEPS, RotationHandler
+from erp._retry import Backoff
+from erp.aws.client import CURRENT, PENDING, call, error_code
+from erp.aws.document import encode, parse_version
+from erp.aws.errors import (
+    AwsConfigError,
+    RotationAbandoned,
+    RotationFailed,
+    RotationInProgress,
+    SecretFormatError,
+    StageNotFound,
+)
+from erp.aws.lambda_rotation import STEPS, RotationHandler
 from erp.clock import Clock, system_clock, to_iso
 from erp.keyring import RotationPolicy
 
-__all__ = ["DEFAULT_EVENT_SOURCE", "LocalRotationDriver", "RotationEvent", "RotationOutcome"]
+__all__ = [
+    "DEFAULT_EVENT_SOURCE",
+    "LocalRotationDriver",
+    "RotationClaim",
+    "RotationEvent",
+    "RotationOutcome",
+]
 
 DEFAULT_EVENT_SOURCE = "erp.rotation"
 """EventBridge refuses custom events whose source starts with ``aws.``; match on ``detail``."""
@@ -166,8 +186,17 @@ class RotationOutcome:
         }
 
 
-def _default_delay(attempt: int) -> float:
-    return float(min(2 ** (attempt - 1), 30))
+@dataclass(frozen=True)
+class RotationClaim:
+    """A started rotation: ``AWSPENDING`` is on ``token``'s version, built from ``current_id``."""
+
+    arn: str
+    token: str
+    current_id: str
+    resumed: bool = False
+
+
+DEFAULT_BACKOFF = Backoff(base_seconds=1.0, max_seconds=30.0)
 
 
 class LocalRotationDriver:
@@ -181,7 +210,7 @@ class LocalRotationDriver:
         policy: RotationPolicy | None = None,
         clock: Clock = system_clock,
         max_attempts: int = 3,
-        retry_delay_seconds: Callable[[int], float] = _default_delay,
+        backoff: Backoff = DEFAULT_BACKOFF,
         sleep: Callable[[float], None] = time.sleep,
         events_client: Any = None,
         event_bus: str | None = None,
@@ -200,7 +229,7 @@ class LocalRotationDriver:
             ).handle
         )
         self.max_attempts = max_attempts
-        self.retry_delay_seconds = retry_delay_seconds
+        self.backoff = backoff
         self.sleep = sleep
         self.events_client = events_client
         self.event_bus = event_bus
@@ -211,15 +240,7 @@ class LocalRotationDriver:
     # -- AWS calls -----------------------------------------------------------------------
 
     def _call(self, operation: str, **params: Any) -> Any:
-        import botocore.exceptions as bce
-
-        try:
-            return getattr(self.client, operation)(**params)
-        except (bce.BotoCoreError, bce.ClientError) as exc:
-            secret = params.get("SecretId", "?")
-            raise translate_error(
-                exc, what=f"{operation} on secret {secret}", where=self.where
-            ) from None
+        return call(self.client, operation, where=self.where, **params)
 
     def _labels(self, secret_id: str) -> tuple[Mapping[str, Any], dict[str, str]]:
         meta = self._call("describe_secret", SecretId=secret_id)
@@ -229,14 +250,17 @@ class LocalRotationDriver:
                 labels.setdefault(stage, version_id)
         return meta, labels
 
-    # -- the run ---------------------------------------------------------------------------
+    # -- starting ----------------------------------------------------------------------------
 
-    def rotate(self, secret_id: str) -> RotationOutcome:
-        """Rotate ``secret_id`` once (with retries). Raises only if nothing could start.
+    def start(
+        self, secret_id: str, *, token: str | None = None, resume: bool = False, copy: bool = False
+    ) -> RotationClaim:
+        """Check ``AWSCURRENT`` and claim the rotation (see the module docstring, steps 1-2).
 
-        Errors before the first write (no such secret, wrong region, no credentials, a
-        malformed ``AWSCURRENT``) raise one clear ``ErpError`` and write nothing; a failed
-        rotation is an outcome with ``ok=False`` (see :meth:`RotationOutcome.raise_for_failure`).
+        Errors before the claim (no such secret, wrong region, no credentials, a malformed
+        ``AWSCURRENT``) raise one clear ``ErpError`` and write nothing. ``copy`` makes the
+        pending version a copy of ``AWSCURRENT`` instead of empty (one of the two shapes of
+        the service's test-only path).
         """
         meta, labels = self._labels(secret_id)
         arn = str(meta.get("ARN") or secret_id)
@@ -249,23 +273,59 @@ class LocalRotationDriver:
         where = f"secret {arn} version {current_id} (AWSCURRENT)"
         current = parse_version(response.get("SecretString"), current_id, where)
         if current is None:
-            raise SecretFormatError(f"{where} is an empty placeholder version; push a key ring")
+            raise SecretFormatError(f"{where} is an empty version; push a key ring")
         current.require_ring(where)
-
         pending_id = labels.get(PENDING)
-        resumed = pending_id is not None and pending_id != current_id
-        if pending_id is not None and not resumed:  # a template-style finish left it behind
+        if pending_id is not None and pending_id != current_id:
+            if not resume:
+                raise RotationInProgress(arn, pending_id)
+            log.warning("secret %s: reattempting the unfinished rotation %s", arn, pending_id)
+            return RotationClaim(arn, pending_id, current_id, resumed=True)
+        if pending_id is not None:  # a template-style finish left it on AWSCURRENT
             self._remove_pending(arn, pending_id)
-        token = pending_id if resumed and pending_id is not None else self.token_factory()
+        token = token or self.token_factory()
+        params: dict[str, Any] = {
+            "SecretId": arn,
+            "ClientRequestToken": token,
+            "VersionStages": [PENDING],
+        }
+        if copy:
+            params["SecretString"] = encode(current.document)
+        try:
+            self._call("put_secret_value", **params)
+        except AwsConfigError as exc:
+            _, now = self._labels(arn)
+            other = now.get(PENDING)
+            if other is not None and other not in (current_id, token):
+                raise RotationInProgress(arn, other) from None
+            if copy:
+                raise
+            raise AwsConfigError(
+                f"the endpoint in {self.where} cannot create the empty AWSPENDING version a "
+                f"rotation starts with ({exc}). The local driver runs only against the strict "
+                "emulator layer ('erp-secrets infra emulator', docs/aws.md); on AWS, "
+                "'erp-secrets aws rotate' calls RotateSecret instead"
+            ) from None
+        return RotationClaim(arn, token, current_id)
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def rotate(
+        self, secret_id: str, *, token: str | None = None, resume: bool = False
+    ) -> RotationOutcome:
+        """Rotate ``secret_id`` once (with retries). Raises only if nothing could start.
+
+        A failed rotation is an outcome with ``ok=False`` (see
+        :meth:`RotationOutcome.raise_for_failure`); :class:`RotationInProgress` if another
+        rotation holds ``AWSPENDING``.
+        """
+        return self.run(self.start(secret_id, token=token, resume=resume))
+
+    def run(self, claim: RotationClaim) -> RotationOutcome:
+        """Invoke the four steps for a claimed rotation, retrying as the service does."""
+        arn, token = claim.arn, claim.token
         events: list[RotationEvent] = []
         undelivered = self._emit(events, "RotationStarted", arn, token, attempt=1)
-        if resumed:
-            log.warning(
-                "secret %s: a previous rotation (token %s) is not complete; reattempting it",
-                arn,
-                token,
-            )
-        placeholder_done = resumed
         failed_step: str | None = None
         error: str | None = None
         steps: list[dict[str, Any]] = []
@@ -278,7 +338,7 @@ class LocalRotationDriver:
                 token=token,
                 attempts=attempt,
                 events=tuple(events),
-                resumed=resumed,
+                resumed=claim.resumed,
                 abandoned=abandoned,
                 failed_step=failed_step,
                 error=error,
@@ -287,17 +347,7 @@ class LocalRotationDriver:
             )
 
         for attempt in range(1, self.max_attempts + 1):
-            failed_step = "placeholder"
             try:
-                if not placeholder_done:
-                    self._call(
-                        "put_secret_value",
-                        SecretId=arn,
-                        ClientRequestToken=token,
-                        SecretString=placeholder_text(),
-                        VersionStages=[PENDING],
-                    )
-                    placeholder_done = True
                 for step in STEPS:
                     failed_step = step
                     result = self.invoke(
@@ -305,15 +355,8 @@ class LocalRotationDriver:
                     )
                     if isinstance(result, Mapping):
                         steps.append({k: v for k, v in result.items() if k != "keys"})
-            except RotationAbandoned as exc:
-                error = str(exc)
-                self._cleanup_failed(arn, token)
-                undelivered += self._emit(
-                    events, "RotationAbandoned", arn, token, attempt, failed_step, error
-                )
-                return outcome(ok=False, abandoned=True)
             except Exception as exc:  # the Lambda failed: as AWS, retry the whole rotation
-                error = f"{type(exc).__name__}: {exc}"
+                error = error if _is_refusal(exc) and error else f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "secret %s: rotation attempt %d/%d failed at %s: %s",
                     arn,
@@ -322,16 +365,75 @@ class LocalRotationDriver:
                     failed_step,
                     error,
                 )
+                state = self._after_failure(arn, token, claim.current_id, exc)
+                if state == "abandoned":
+                    undelivered += self._emit(
+                        events, "RotationAbandoned", arn, token, attempt, failed_step, error
+                    )
+                    return outcome(ok=False, abandoned=True)
+                if state == "given_up":
+                    break
                 if attempt < self.max_attempts:
-                    self.sleep(self.retry_delay_seconds(attempt))
+                    self.sleep(self.backoff.delay_seconds(attempt))
                 continue
             self._cleanup_succeeded(arn, token)
             undelivered += self._emit(events, "RotationSucceeded", arn, token, attempt)
             failed_step = error = None
             return outcome(ok=True)
-        self._cleanup_failed(arn, token)
         undelivered += self._emit(events, "RotationFailed", arn, token, attempt, failed_step, error)
         return outcome(ok=False)
+
+    def test_rotation(
+        self, secret_id: str, *, token: str | None = None, copy: bool = False
+    ) -> RotationOutcome:
+        """``RotateSecret`` with ``RotateImmediately=false``: only ``testSecret``, then clean up.
+
+        The pending version is empty (or, with ``copy``, a copy of ``AWSCURRENT``); its
+        ``AWSPENDING`` label is removed afterwards whatever the result, as the service does.
+        """
+        claim = self.start(secret_id, token=token, copy=copy)
+        arn, token = claim.arn, claim.token
+        events: list[RotationEvent] = []
+        undelivered = self._emit(events, "TestRotationStarted", arn, token, attempt=1)
+        error: str | None = None
+        steps: list[dict[str, Any]] = []
+        try:
+            result = self.invoke(
+                {"Step": "testSecret", "SecretId": arn, "ClientRequestToken": token}
+            )
+            if isinstance(result, Mapping):
+                steps.append(dict(result))
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        self._cleanup_failed(arn, token)
+        name = "TestRotationFailed" if error else "TestRotationSucceeded"
+        step = "testSecret" if error else None
+        undelivered += self._emit(events, name, arn, token, 1, step, error)
+        return RotationOutcome(
+            ok=error is None,
+            secret_arn=arn,
+            token=token,
+            attempts=1,
+            events=tuple(events),
+            failed_step=step,
+            error=error,
+            undelivered_events=undelivered,
+            steps=tuple(steps),
+        )
+
+    def _after_failure(self, arn: str, token: str, started_from: str, exc: Exception) -> str:
+        """``abandoned`` (AWSCURRENT moved), ``given_up`` (no AWSPENDING left) or ``retry``."""
+        if isinstance(exc, RotationAbandoned):
+            return "abandoned"
+        try:
+            _, labels = self._labels(arn)
+        except Exception:  # cannot tell: retrying is what the service would do
+            return "retry"
+        if labels.get(CURRENT) not in (started_from, token):
+            return "abandoned"
+        if labels.get(PENDING) != token:
+            return "given_up"
+        return "retry"
 
     # -- cleaning up -----------------------------------------------------------------------
 
@@ -360,18 +462,14 @@ class LocalRotationDriver:
             )
 
     def _cleanup_failed(self, arn: str, token: str) -> None:
-        """Leave AWSPENDING on no version, so AWSCURRENT is the only live label."""
+        """The test-only path's temporary AWSPENDING label goes, whatever the result."""
         try:
             _, labels = self._labels(arn)
             if labels.get(PENDING) == token and labels.get(CURRENT) != token:
                 self._remove_pending(arn, token)
         except Exception as exc:
             log.error(
-                "secret %s: could not remove AWSPENDING from version %s (%s); the next "
-                "rotation will reattempt it",
-                arn,
-                token,
-                exc,
+                "secret %s: could not remove AWSPENDING from version %s (%s)", arn, token, exc
             )
 
     # -- events ----------------------------------------------------------------------------
@@ -406,3 +504,10 @@ class LocalRotationDriver:
             log.error("event bus %s refused %s: %s", self.event_bus, name, codes)
             return 1
         return 0
+
+
+def _is_refusal(exc: Exception) -> bool:
+    """The Lambda refused the token (its label is gone): the earlier error is the cause."""
+    from erp.aws.errors import RotationTokenRefused
+
+    return isinstance(exc, RotationTokenRefused) or error_code(exc) == "InvalidRequestException"

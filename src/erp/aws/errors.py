@@ -1,12 +1,14 @@
 """Errors of the AWS backend: each names the secret, the region or the step, never a value.
 
-All derive from :class:`~erp.errors.ConfigError` (the setup or the stored secret needs
-fixing), so the CLI turns any of them into one ``error: ...`` line and exit status 1.
+Each sits in one branch of :mod:`erp.errors`: :class:`~erp.errors.ConfigError` when the setup
+or the stored secret needs fixing, :class:`~erp.errors.TransientError` when the same call may
+succeed later (AWS unreachable or throttling, a rotation already running). The CLI turns any
+of them into one ``error: ...`` line and exit status 1.
 """
 
 from __future__ import annotations
 
-from erp.errors import ConfigError
+from erp.errors import ConfigError, TransientError
 
 __all__ = [
     "AwsAccessDenied",
@@ -17,6 +19,7 @@ __all__ = [
     "RotationAbandoned",
     "RotationError",
     "RotationFailed",
+    "RotationInProgress",
     "RotationNotEnabled",
     "RotationTestFailed",
     "RotationTokenRefused",
@@ -41,7 +44,7 @@ class AwsSecretNotFound(AwsConfigError):
     """The secret does not exist in this region and account (or is scheduled for deletion)."""
 
 
-class AwsUnavailable(ConfigError):
+class AwsUnavailable(TransientError):
     """AWS could not be reached or answered with a transient error; try again later."""
 
 
@@ -87,3 +90,15 @@ class RotationAbandoned(RotationError):
 
 class RotationFailed(RotationError):
     """The local driver gave up after its last attempt; the events say which step failed."""
+
+
+class RotationInProgress(TransientError):
+    """Another rotation holds ``AWSPENDING`` on a version that is not ``AWSCURRENT``."""
+
+    def __init__(self, secret_id: str, version_id: str) -> None:
+        self.secret_id = secret_id
+        self.version_id = version_id
+        super().__init__(
+            f"a rotation is in progress (version {version_id}) for secret {secret_id}; wait for "
+            "it to finish, or if it is stuck clear it as docs/aws.md shows, then retry"
+        )

@@ -3,20 +3,25 @@
 The secret's ``AWSCURRENT`` version answers ``get_secret`` lookups. For verifying tokens,
 :meth:`AwsSecretSource.jwt_ring` merges the keys of ``AWSCURRENT``, ``AWSPENDING`` and
 ``AWSPREVIOUS`` (``AWSCURRENT``'s active key still signs), so no instance rejects a token
-during a rotation. Reads go through :class:`erp.aws.cache.SecretCache`; boto3 is imported at
+during a rotation; ``AWSPENDING`` counts only while it is a valid successor of ``AWSCURRENT``
+(see :mod:`erp.aws.successor`), else it is ignored and reported once as a warning. Reads go
+through :class:`erp.aws.cache.SecretCache`; boto3 is imported at
 the first read, not when this module is.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from erp.aws.cache import CURRENT, PENDING, PREVIOUS, SecretCache, Snapshot
-from erp.aws.client import AwsSettings, secretsmanager_client
+from erp._settings import read_float
+from erp.aws.cache import SecretCache, Snapshot
+from erp.aws.client import CURRENT, PENDING, PREVIOUS, AwsSettings, secretsmanager_client
 from erp.aws.document import SecretDocument, merged_ring
 from erp.aws.errors import AwsConfigError
+from erp.aws.successor import successor_problem
 from erp.keyring import KeyRing
 
 __all__ = ["DEFAULT_REFRESH_SECONDS", "AwsSecretSource"]
@@ -24,20 +29,7 @@ __all__ = ["DEFAULT_REFRESH_SECONDS", "AwsSecretSource"]
 DEFAULT_REFRESH_SECONDS = 300.0
 """As the Lambda extension and Powertools: a rotation reaches every process within 5 min."""
 
-
-def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
-    text = environ.get(name)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise AwsConfigError(
-            f"environment variable {name}={text!r} is not a number of seconds"
-        ) from None
-    if value < 0:
-        raise AwsConfigError(f"environment variable {name} must not be negative")
-    return value
+log = logging.getLogger("erp.aws.source")
 
 
 class AwsSecretSource:
@@ -80,6 +72,7 @@ class AwsSecretSource:
             **extra,
         )
         self._ring_memo: tuple[tuple[str | None, ...], KeyRing] | None = None
+        self._distrusted: set[str] = set()  # pending versions already warned about
         # get_secret's hot path: the cache's own method, one Python call fewer per lookup
         self.lookup: Callable[[str], str | None] = self.cache.text
         """The entry ``name`` of the ``AWSCURRENT`` version (JSON text for objects)."""
@@ -94,8 +87,13 @@ class AwsSecretSource:
         return cls(
             secret_id,
             settings=AwsSettings.from_env(environ),
-            refresh_interval_seconds=_seconds(
-                environ, "ERP_AWS_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS
+            refresh_interval_seconds=read_float(
+                "ERP_AWS_REFRESH_SECONDS",
+                DEFAULT_REFRESH_SECONDS,
+                minimum=0,
+                maximum=86400,
+                unit="seconds",
+                env=environ,
             ),
         )
 
@@ -130,6 +128,8 @@ class AwsSecretSource:
     def jwt_ring(self) -> KeyRing:
         """The verification ring: AWSCURRENT merged with AWSPENDING and AWSPREVIOUS.
 
+        ``AWSPENDING`` joins only while it is a valid successor of ``AWSCURRENT``.
+
         The same ``KeyRing`` object is returned while the versions are unchanged, so a
         :class:`erp.security.TokenService` does not rebuild its key table.
         """
@@ -139,11 +139,36 @@ class AwsSecretSource:
         if memo is not None and memo[0] == key:
             return memo[1]
         current = self._current_ring(snap)
-        pending, previous = snap.get(PENDING), snap.get(PREVIOUS)
+        pending, previous = self._trusted_pending(snap, current), snap.get(PREVIOUS)
         ring = merged_ring(
             current,
-            pending=pending.ring if pending is not None else None,
+            pending=pending,
             previous=previous.ring if previous is not None else None,
         )
         self._ring_memo = (key, ring)
         return ring
+
+    def _trusted_pending(self, snap: Snapshot, current: KeyRing) -> KeyRing | None:
+        """AWSPENDING's ring if a rotation could have made it from AWSCURRENT's, else ``None``."""
+        pending = snap.get(PENDING)
+        if pending is None or pending.ring is None or pending.version_id == snap.current.version_id:
+            return None
+        problem = successor_problem(
+            current,
+            pending.ring,
+            current_version=snap.current.version_id,
+            derived_from=pending.derived_from,
+        )
+        if problem is None:
+            return pending.ring
+        if pending.version_id not in self._distrusted:
+            self._distrusted.add(pending.version_id)
+            log.warning(
+                "secret %r: ignoring AWSPENDING version %s for token verification: it is not a "
+                "valid successor of AWSCURRENT %s (%s)",
+                self.secret_id,
+                pending.version_id,
+                snap.current.version_id,
+                problem,
+            )
+        return None

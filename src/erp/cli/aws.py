@@ -32,8 +32,8 @@ def aws_options(func: F) -> F:
             click.option(
                 "--endpoint-url",
                 default=None,
-                help="Secrets Manager endpoint, e.g. a local emulator "
-                "(default: $ERP_AWS_ENDPOINT_URL or $AWS_ENDPOINT_URL).",
+                help="Secrets Manager endpoint, e.g. a local emulator (default: boto3's "
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL or AWS config).",
             ),
             click.option("--profile", default=None, help="AWS profile (default: $AWS_PROFILE)."),
         ]
@@ -159,18 +159,27 @@ def status_command(
 @aws_group.command("rotate")
 @aws_options
 @click.option(
+    "--driver",
+    "driver_mode",
+    type=click.Choice(["auto", "service", "local"]),
+    default="auto",
+    show_default=True,
+    help="service: RotateSecret, AWS runs the Lambda; local: run the steps here (emulator "
+    "endpoints only); auto: local for a 127.0.0.1/localhost endpoint, else service.",
+)
+@click.option(
     "--policy",
     "mode",
     type=click.Choice(["immediate", "staged"]),
     default=None,
-    help="Override $ERP_JWT_POLICY for this rotation.",
+    help="Override $ERP_JWT_POLICY for this rotation (local driver).",
 )
 @click.option(
     "--attempts",
     default=3,
     show_default=True,
     type=click.IntRange(1, 10),
-    help="Attempts of the whole rotation before giving up.",
+    help="Attempts of the whole rotation before giving up (local driver).",
 )
 @click.option(
     "--retry-delay",
@@ -178,13 +187,22 @@ def status_command(
     default=1.0,
     show_default=True,
     type=click.FloatRange(0, 600),
-    help="Seconds before the first retry (doubles).",
+    help="Seconds before the first retry (doubles; local driver).",
+)
+@click.option("--resume", is_flag=True, help="Reattempt an unfinished rotation (local driver).")
+@click.option(
+    "--timeout",
+    "timeout_seconds",
+    default=900.0,
+    show_default=True,
+    type=click.FloatRange(1, 86400),
+    help="Seconds to wait for AWS to finish the rotation (service).",
 )
 @click.option(
     "--event-bus",
     envvar="ERP_AWS_EVENT_BUS",
     default=None,
-    help="EventBridge bus for Rotation* events (default: $ERP_AWS_EVENT_BUS).",
+    help="EventBridge bus for Rotation* events (default: $ERP_AWS_EVENT_BUS; local driver).",
 )
 @click.option(
     "--event-source",
@@ -198,29 +216,45 @@ def rotate_command(
     region: str | None,
     endpoint_url: str | None,
     profile: str | None,
+    driver_mode: str,
     mode: str | None,
     attempts: int,
     retry_delay_seconds: float,
+    resume: bool,
+    timeout_seconds: float,
     event_bus: str | None,
     event_source: str,
     as_json: bool,
 ) -> None:
-    """Rehearse a rotation locally: the four steps, as Secrets Manager runs them."""
+    """Rotate the key ring: RotateSecret on AWS, or the four steps here against an emulator."""
+    from erp.aws.client import endpoint_of, is_loopback
+
+    client, settings = _client(secret_id, region, endpoint_url, profile)
+    endpoint = endpoint_of(client)
+    local = driver_mode == "local" or (driver_mode == "auto" and is_loopback(endpoint))
+    if not local:
+        _rotate_with_service(client, secret_id, settings, timeout_seconds, as_json)
+        return
+    if not is_loopback(endpoint):
+        raise click.UsageError(
+            f"--driver local runs only against an emulator on this machine, not {endpoint}; "
+            "on AWS, Secrets Manager runs the rotation (--driver service)"
+        )
+    from erp._retry import Backoff
     from erp.aws.client import events_client
     from erp.aws.driver import LocalRotationDriver
 
-    client, settings = _client(secret_id, region, endpoint_url, profile)
     driver = LocalRotationDriver(
         client,
         policy=RotationPolicy.from_env().with_mode(mode),
         max_attempts=attempts,
-        retry_delay_seconds=lambda attempt: retry_delay_seconds * 2 ** (attempt - 1),
+        backoff=Backoff(base_seconds=retry_delay_seconds, max_seconds=max(retry_delay_seconds, 60)),
         events_client=events_client(settings) if event_bus else None,
         event_bus=event_bus,
         event_source=event_source,
         where=settings.where(),
     )
-    outcome = driver.rotate(secret_id)
+    outcome = driver.rotate(secret_id, resume=resume)
     if as_json:
         print_json(outcome.as_dict())
     else:
@@ -237,3 +271,21 @@ def rotate_command(
                 err=True,
             )
     outcome.raise_for_failure()
+
+
+def _rotate_with_service(
+    client: Any, secret_id: str, settings: AwsSettings, timeout_seconds: float, as_json: bool
+) -> None:
+    from erp.aws.watch import rotate_with_service
+
+    report = rotate_with_service(
+        client,
+        secret_id,
+        where=settings.where(),
+        timeout_seconds=timeout_seconds,
+        on_step=(lambda _step: None) if as_json else (lambda step: click.echo(f"  {step}")),
+    )
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        click.echo(f"RotationSucceeded: version {report.token} is AWSCURRENT")
