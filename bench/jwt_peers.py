@@ -35,6 +35,7 @@ from joserfc.jws import JWSRegistry
 
 from bench.timing import Figure, interleaved, ratio
 from erp.clock import system_clock
+from erp.errors import InvalidToken
 from erp.keyring import KeyRing, RotationPolicy
 from erp.keyring import rotate as rotate_ring
 from erp.security import TokenService
@@ -168,6 +169,37 @@ def report(results: list[tuple[str, str, int, dict[str, Figure]]]) -> list[str]:
     return missed
 
 
+def refusals(number: int, repeat: int) -> None:
+    """What refusing costs erp, against verifying a valid token (> 1.0x: refusing is cheaper)."""
+    ring = _ring_of(10)
+    policy = RotationPolicy(max_token_ttl=timedelta(hours=1), leeway=timedelta(seconds=30))
+    service = TokenService(lambda: ring, policy=policy)
+    token = service.issue(CLAIMS, ttl=timedelta(minutes=30))
+    head, payload, _sig = token.split(".")
+    cases = {
+        "oversize (1 MiB)": token + "A" * (1 << 20),
+        "wrong MAC": f"{head}.{payload}.{'A' * 43}",
+        "alg none": "eyJhbGciOiJub25lIn0." + payload + ".",
+    }
+
+    def refuse(bad: str) -> None:
+        try:
+            service.verify(bad)
+        except InvalidToken:
+            return
+        raise AssertionError("a bad token was accepted")
+
+    funcs: list[Callable[[], object]] = [partial(service.verify, token)]
+    funcs += [partial(refuse, bad) for bad in cases.values()]
+    figures = interleaved(funcs, number=number, repeat=repeat)
+    print("\n### erp: refusing a bad token against verifying a good one (ring of 10)\n")
+    print("| token | erp k/s | ÷ valid token |")
+    print("|---|---|---|")
+    print(f"| valid (baseline) | {figures[0].median / 1000:.1f} | 1.00x |")
+    for name, figure in zip(cases, figures[1:], strict=True):
+        print(f"| {name} | {figure.median / 1000:.1f} | {ratio(figure, figures[0]):.2f}x |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a CI-size pass (seconds)")
@@ -177,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     number, repeat = (300, 3) if args.quick else (3_000, 7)
     missed = report(measure(args.number or number, args.repeat or repeat))
+    refusals(args.number or number, args.repeat or repeat)
     for line in missed:
         print(f"missed: {line}")
     return 1 if args.check and missed else 0

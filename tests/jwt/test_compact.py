@@ -495,3 +495,52 @@ def test_bad_cache_bounds_are_refused() -> None:
         CompactVerifier(max_token_bytes=0)
     with pytest.raises(ValueError, match="must not be negative"):
         CompactVerifier(cache_bytes=-1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 5), min_size=1, max_size=30),
+    st.integers(0, 3),
+)
+def test_cache_never_changes_a_verdict(kids: list[int], edit: int) -> None:
+    """A verifier with a tiny cache and one with none give the same answer for every token."""
+    cached, uncached = CompactVerifier(cache_entries=2), CompactVerifier(cache_entries=0)
+    keys = {f"k{i}": bytes([i + 1]) * 32 for i in range(6)}
+    for i in kids:
+        token = sign_hmac({"n": i}, keys[f"k{i}"], kid=f"k{i}")
+        if edit and i % 2:
+            token = token[:-edit] + "A" * edit
+        verdicts: list[bytes | str] = []
+        for verifier in (cached, uncached):
+            try:
+                verdicts.append(verify_hmac(token, keys, verifier=verifier)[1])
+            except InvalidToken as exc:
+                verdicts.append(str(exc))
+        assert verdicts[0] == verdicts[1]
+        assert cached.cached_headers() <= 2
+
+
+def test_cache_stays_bounded_under_concurrent_verification() -> None:
+    """Eight threads verifying and evicting at once raise nothing and respect the bounds."""
+    import threading
+
+    verifier = CompactVerifier(cache_entries=5, cache_bytes=4000)
+    tokens = [sign_hmac({"n": i}, KEY, kid=f"k{i}") for i in range(50)]
+    errors: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            for n in range(400):
+                token = tokens[(n * 7 + offset) % len(tokens)]
+                verifier.verify(token, lambda kid: KEY, ("HS256",))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert verifier.cached_headers() <= 5
+    assert 0 <= verifier.cached_bytes <= 4000
