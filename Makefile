@@ -16,7 +16,7 @@ export PYTHON_BOOT
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: venv install install-dev demo test lint typecheck unit precommit postgres bench bench-quick \
-	lambda-zip package-check sizes clean
+	lambda-zip package-check sizes clean mutation
 
 $(PYTHON):
 	@bash scripts/ensure_venv.sh $(VENV)
@@ -45,6 +45,7 @@ postgres:
 lint: $(STAMP)/install-dev
 	$(PYTHON) -m ruff check src tests bench scripts
 	$(PYTHON) -m erp.cli infra lint
+	$(PYTHON) -c 'import sys; from importlinter.cli import lint_imports_command as lint; sys.exit(lint())'  # lint-imports: the layers in pyproject.toml
 
 typecheck: $(STAMP)/install-dev
 	$(PYTHON) -m mypy
@@ -76,3 +77,9 @@ sizes: $(STAMP)/install-dev
 
 clean:
 	rm -rf .make build dist artifacts .demo .pytest_cache .mypy_cache .ruff_cache
+
+# Mutation testing of the JWT ring, token verification, the audit log and the vault (mutmut,
+# configured in pyproject.toml). Slow (tens of minutes): run by hand, never by `make test`.
+mutation: $(STAMP)/install-dev
+	$(PYTHON) -m mutmut run
+	$(PYTHON) -m mutmut results

@@ -18,10 +18,10 @@ _EXPORTS = {
     "issue_token": "erp.security",
     "verify_token": "erp.security",
     "TokenService": "erp.security",
-    "Key": "erp.keyring",
-    "KeyRing": "erp.keyring",
-    "KeyState": "erp.keyring",
-    "RotationPolicy": "erp.keyring",
+    "Key": "erp.jwt.keyring",
+    "KeyRing": "erp.jwt.keyring",
+    "KeyState": "erp.jwt.keyring",
+    "RotationPolicy": "erp.jwt.keyring",
     "ErpError": "erp.errors",
     "ConfigError": "erp.errors",
     "InputError": "erp.errors",
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
         TokenExpired,
         UnknownKeyId,
     )
-    from erp.keyring import Key, KeyRing, KeyState, RotationPolicy
+    from erp.jwt.keyring import Key, KeyRing, KeyState, RotationPolicy
     from erp.secrets import SecretResolver, get_secret, load_jwt_ring
     from erp.security import TokenService, issue_token, verify_token
 
