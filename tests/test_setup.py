@@ -200,3 +200,18 @@ def test_makefile_uses_a_venv_never_the_global_python() -> None:
     assert "bash scripts/ensure_venv.sh /nonexistent/venv" in lines
     assert "/nonexistent/venv/bin/python -m pip install -q -e ." in lines
     assert lines[-1] == "/nonexistent/venv/bin/python scripts/demo.py"
+
+
+def test_library_without_boto3_names_the_aws_extra() -> None:
+    """get_secret with AWS configured but boto3 absent raises a ConfigError naming [aws]."""
+    code = (
+        "import sys; sys.modules['boto3'] = None\n"
+        "from erp._extras import MissingExtra\n"
+        "from erp.aws.client import AwsSettings, secretsmanager_client\n"
+        "try:\n"
+        "    secretsmanager_client(AwsSettings(region='eu-west-1'))\n"
+        "except MissingExtra as exc:\n"
+        "    print(exc)\n"
+    )
+    result = _python(code)
+    assert "pip install 'erp-secrets[aws]'" in result.stdout, result.stderr

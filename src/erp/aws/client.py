@@ -158,7 +158,9 @@ def endpoint_of(client: Any) -> str:
 
 
 def _session(settings: AwsSettings) -> Any:
-    import boto3  # only the AWS backend pays for boto3
+    from erp._extras import require
+
+    boto3 = require("boto3")  # only the AWS backend pays for boto3; a missing [aws] is named
     import botocore.exceptions
 
     try:
