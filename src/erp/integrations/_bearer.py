@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from erp import security
 from erp.errors import ConfigError, InvalidToken, TokenExpired, TransientError, UnknownKeyId
 
 __all__ = ["BearerError", "BearerPolicy", "TokenVerifier", "bearer_token"]
@@ -36,14 +37,12 @@ class TokenVerifier(Protocol):
 
 
 class _SecurityVerifier:
-    """:func:`erp.security.verify_token`, looked up per call so the configured ring is used."""
+    """:func:`erp.security.verify_token`, looked up per call (tests may replace it)."""
 
     def verify(
         self, token: str, *, audience: Audience = None, issuer: str | None = None
     ) -> dict[str, Any]:
-        from erp.security import verify_token
-
-        return verify_token(token, audience=audience, issuer=issuer)
+        return security.verify_token(token, audience=audience, issuer=issuer)
 
     def __repr__(self) -> str:
         return "erp.security.verify_token"
@@ -78,6 +77,8 @@ class BearerError(Exception):
 # RFC 6750 section 3: error_description is %x20-21 / %x23-5B / %x5D-7E (no quote, no backslash)
 _UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 _MAX_DESCRIPTION = 120
+# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 def _describe(exc: InvalidToken) -> str:
@@ -98,7 +99,7 @@ def bearer_token(authorization: str | None, realm: str = "") -> str:
     if scheme.lower() != "bearer":  # another scheme: as good as no credentials (section 3.1)
         raise BearerError(401, None, "bearer token required", realm)
     token = rest.strip()
-    if not token or any(c.isspace() for c in token):
+    if not _B64TOKEN.fullmatch(token):
         raise BearerError(
             400, "invalid_request", "malformed Authorization header: expected Bearer <token>", realm
         )
