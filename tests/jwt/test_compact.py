@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from erp.errors import InvalidToken, UnknownKeyId
 from erp.jwt.compact import (
     DEFAULT_MAX_TOKEN_BYTES,
+    MAX_HEADER_DEPTH,
     MAX_HEADER_SEGMENT_BYTES,
     CompactVerifier,
     b64url_decode,
@@ -272,14 +273,30 @@ def test_oversize_header_is_refused() -> None:
         _verify(_forge(header, {}))
 
 
-def test_deeply_nested_header_is_an_invalid_token_not_a_recursion_error() -> None:
-    """Nesting is bounded by the header cap; deep input is one InvalidToken."""
-    deep = b'{"alg":"HS256","x":' + b"[" * 700 + b"]" * 700 + b"}"
-    with pytest.raises(InvalidToken):
-        _verify(_forge(deep, {}))
+@pytest.mark.parametrize("depth", [MAX_HEADER_DEPTH, MAX_HEADER_DEPTH + 1, 2000])
+def test_header_nesting_is_bounded_before_it_is_parsed(depth: int) -> None:
+    """A header nested up to the bound parses; deeper is one InvalidToken, never RecursionError."""
+    inner = depth - 1  # the header object itself is the first level
+    header = b'{"alg":"HS256","kid":"k1","x":' + b"[" * inner + b"]" * inner + b"}"
+    if depth <= MAX_HEADER_DEPTH:
+        assert _verify(_forge(header, {"sub": "a"})) == {"sub": "a"}
+    else:
+        with pytest.raises(InvalidToken, match="nested more than"):
+            _verify(_forge(header, {}))
+
+
+def test_brackets_inside_header_strings_do_not_count_as_nesting() -> None:
+    """A kid made of brackets is text, not depth."""
+    token = sign_hmac({"sub": "a"}, KEY, kid="[[[[[[{{{{{{")
+    assert verify_hmac(token, {"[[[[[[{{{{{{": KEY}) is not None
+
+
+def test_header_100000_deep_in_a_huge_token_is_an_invalid_token() -> None:
+    """Even with the token cap raised, a 100,000-deep header is refused without recursion."""
     huge = b'{"alg":"HS256","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    verifier = CompactVerifier(max_token_bytes=10**6)
     with pytest.raises(InvalidToken):
-        verify_hmac(_forge(huge, {}), {"k1": KEY}, verifier=CompactVerifier(max_token_bytes=10**6))
+        verify_hmac(_forge(huge, {}), {"k1": KEY}, verifier=verifier)
 
 
 def test_header_whitespace_and_extra_members_are_accepted() -> None:

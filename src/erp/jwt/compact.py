@@ -5,10 +5,11 @@ Guarantees, each pinned by ``tests/jwt``:
 * a token is exactly three segments of unpadded base64url (RFC 7515 section 2), canonical:
   no ``=``, no whitespace, no ``+``/``/``, no spare bits set in the last character, so each
   token has one spelling only; at most ``max_token_bytes`` long, checked before any work;
-* the protected header is a JSON object of at most :data:`MAX_HEADER_SEGMENT_BYTES`, with
-  unique member names, whose ``alg`` the caller allows (the caller's key fixes the algorithm:
-  the header only names it, never chooses it); ``crit`` and ``b64`` are refused (no extension
-  is understood here, RFC 7515 section 4.1.11);
+* the protected header is a JSON object of at most :data:`MAX_HEADER_SEGMENT_BYTES`, nested
+  at most :data:`MAX_HEADER_DEPTH` deep (checked before it is parsed), with unique member
+  names, whose ``alg`` the caller allows (the caller's key fixes the algorithm: the header
+  only names it, never chooses it); ``crit`` and ``b64`` are refused (no extension is
+  understood here, RFC 7515 section 4.1.11);
 * the header is the only thing parsed before the signature holds; the MAC is compared in
   constant time as its canonical base64url text, which also proves the signature segment
   canonical; the payload is decoded only after that;
@@ -31,11 +32,13 @@ from collections.abc import Callable, Collection, Mapping
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
+from erp._json import nesting_depth
 from erp.errors import InvalidToken, UnknownKeyId
 
 __all__ = [
     "DEFAULT_MAX_TOKEN_BYTES",
     "HMAC_DIGESTS",
+    "MAX_HEADER_DEPTH",
     "MAX_HEADER_SEGMENT_BYTES",
     "CompactVerifier",
     "b64url_decode",
@@ -54,8 +57,12 @@ DEFAULT_MAX_TOKEN_BYTES: Final = 16 * 1024
 """Far above any token ``erp`` issues (about 300 bytes) and the 8 KiB many HTTP servers cap
 a header at; a longer token is refused before it is split or decoded."""
 
-MAX_HEADER_SEGMENT_BYTES: Final = 1024
-"""The encoded header's cap (768 bytes of JSON); erp's own headers take about 80."""
+MAX_HEADER_SEGMENT_BYTES: Final = 8 * 1024
+"""The encoded header's cap (6 KiB of JSON), whatever the token cap: erp's own headers take
+about 80 characters, and this bounds the work done before the signature is checked."""
+
+MAX_HEADER_DEPTH: Final = 4
+"""A JOSE header is flat; an embedded ``jwk`` object or an ``x5c`` list adds one level."""
 
 _CACHE_ENTRIES: Final = 256
 _CACHE_BYTES: Final = 64 * 1024
@@ -140,8 +147,13 @@ def _parse_header(segment: bytes) -> _Header:
     if len(segment) > MAX_HEADER_SEGMENT_BYTES:
         raise InvalidToken(f"token header is longer than {MAX_HEADER_SEGMENT_BYTES} bytes")
     try:
-        # the size cap bounds the nesting (768 bytes of JSON), so no depth pre-scan is needed
-        fields = _HEADER_DECODER.decode(b64url_decode(segment).decode("utf-8"))
+        text = b64url_decode(segment)
+    except ValueError:
+        raise InvalidToken("token header is not base64url-encoded JSON") from None
+    if nesting_depth(text, MAX_HEADER_DEPTH) > MAX_HEADER_DEPTH:
+        raise InvalidToken(f"token header is nested more than {MAX_HEADER_DEPTH} levels deep")
+    try:
+        fields = _HEADER_DECODER.decode(text.decode("utf-8"))
     except _DuplicateName:
         raise InvalidToken("token header repeats a member name") from None
     except (ValueError, RecursionError):
