@@ -215,3 +215,18 @@ def test_library_without_boto3_names_the_aws_extra() -> None:
     )
     result = _python(code)
     assert "pip install 'erp-secrets[aws]'" in result.stdout, result.stderr
+
+
+def test_missing_secret_names_the_folder_a_relative_vault_was_looked_for_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service started elsewhere is told where the relative vault path pointed, and the fix."""
+    from erp.errors import SecretNotFound
+    from erp.secrets import SecretResolver
+
+    monkeypatch.chdir(tmp_path)
+    resolver = SecretResolver.from_config("jwt_secrets.json", environ={})
+    with pytest.raises(SecretNotFound) as caught:
+        resolver.get("JWT_SECRETS")
+    assert f"vault file jwt_secrets.json (in {tmp_path}" in str(caught.value)
+    assert "ERP_VAULT_FILE to an absolute path" in str(caught.value)

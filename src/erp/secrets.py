@@ -101,7 +101,10 @@ class VaultSource:
         return self.reader.document()
 
     def describe(self) -> str:
-        return f"vault file {self.path}"
+        if self.path.is_absolute():
+            return f"vault file {self.path}"
+        # a service's working folder is rarely the one the relative default assumes
+        return f"vault file {self.path} (in {Path.cwd()}; set ERP_VAULT_FILE to an absolute path)"
 
     def refresh(self) -> None:
         self.reader.invalidate()
