@@ -16,7 +16,7 @@ from tests.integrations.conftest import AUDIENCE, Issue
 from tests.integrations.contract import Answer, BearerContract, Call, answer_from, bearer
 
 from erp.errors import TransientError
-from erp.integrations.fastapi import BearerAuthMiddleware, current_claims
+from erp.integrations.fastapi import BearerAuth, BearerAuthMiddleware, current_claims
 from erp.security import TokenService, issue_token
 
 
@@ -142,3 +142,18 @@ def test_openapi_declares_a_bearer_scheme(service: TokenService) -> None:
         "scheme": "bearer",
         "bearerFormat": "JWT",
     }
+
+
+def test_optional_auth_gives_none_without_credentials(service: TokenService, issue: Issue) -> None:
+    """auto_error=False: no token is None (anonymous); a bad token is still refused."""
+    app = FastAPI()
+    auth = BearerAuth(audience=AUDIENCE, verifier=service, auto_error=False)
+
+    @app.get("/hello")
+    async def hello(claims: dict[str, Any] | None = Depends(auth)) -> dict[str, str]:  # noqa: B008
+        return {"hello": claims["sub"] if claims else "stranger"}
+
+    for client in _client(app):
+        assert client.get("/hello").json() == {"hello": "stranger"}
+        assert client.get("/hello", headers=bearer(issue("ada"))).json() == {"hello": "ada"}
+        assert client.get("/hello", headers=bearer("not-a-jwt")).status_code == 401

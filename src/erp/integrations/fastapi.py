@@ -36,7 +36,9 @@ class BearerAuth(SecurityBase):
 
     ``verifier`` defaults to :func:`erp.security.verify_token` (the configured key ring);
     pass a :class:`erp.security.TokenService`, or any object with the same ``verify``, to
-    use another ring or clock.
+    use another ring or clock. With ``auto_error=False`` a request without bearer
+    credentials gets ``None`` instead of a 401 (routes open to anonymous callers); a token
+    that is present but refused is still a 401.
     """
 
     def __init__(
@@ -48,15 +50,19 @@ class BearerAuth(SecurityBase):
         realm: str = "",
         scheme_name: str | None = None,
         description: str | None = None,
+        auto_error: bool = True,
     ) -> None:
         self.policy = BearerPolicy(verifier=verifier, audience=audience, issuer=issuer, realm=realm)
         self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
         self.scheme_name = scheme_name or type(self).__name__
+        self.auto_error = auto_error
 
-    async def __call__(self, request: Request) -> Claims:
+    async def __call__(self, request: Request) -> Claims | None:
         try:
             return self.policy.claims(request.headers.get("authorization"))
         except BearerError as error:
+            if not self.auto_error and error.status == 401 and error.error is None:
+                return None  # no bearer credentials at all: an anonymous caller
             raise _http_error(error) from None
 
 
