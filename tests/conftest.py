@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,8 +17,15 @@ import erp.secrets
 from erp.clock import FrozenClock
 from erp.store.audit import AuditLog
 from erp.store.vault import VaultFile
+from erp.testing import CliResult, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def erp_cli() -> Callable[..., CliResult]:
+    """Run ``erp-secrets ARGS`` in-process (exit code included), as the console script does."""
+    return run_cli
 
 
 @pytest.fixture

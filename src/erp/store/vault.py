@@ -122,7 +122,14 @@ class VaultFile:
         return f"VaultFile({str(self.path)!r})"
 
     def exists(self) -> bool:
-        return self.path.exists()
+        """Whether something is at the path (a link loop counts: ``read`` then refuses it)."""
+        try:
+            os.lstat(self.path)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as exc:  # a name too long, a permission problem: one sentence
+            raise VaultCorrupt(self.path, describe_os_error(exc)) from None
+        return True
 
     def read(self) -> dict[str, Any]:
         """The parsed file, or ``{}`` when it does not exist. Raises :class:`VaultCorrupt`."""
