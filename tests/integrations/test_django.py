@@ -270,3 +270,42 @@ def test_migration_adds_an_encrypted_field_to_an_existing_table(
     assert (customer.ssn, customer.profile) == ("42", {})
     assert _raw(django_project, "profile")[0].startswith("gAAAA")
     assert encrypted_columns() == [("ledger_customer", "profile"), ("ledger_customer", "ssn")]
+
+
+def test_manage_py_wrapper_fills_in_db_and_columns_unless_given(django_project: Path) -> None:
+    """--db and --column come from the project; options given explicitly win."""
+    from erp.integrations.django.management.commands.erp_secrets import complete_argv
+
+    db = str(django_project)
+    columns = ["--column", "ledger_customer.profile", "--column", "ledger_customer.ssn"]
+    assert complete_argv(["fernet", "verify"]) == ["fernet", "verify", "--db", db, *columns]
+    assert complete_argv(["fernet", "verify", "--db=other.db", "--column", "t.c"]) == [
+        "fernet",
+        "verify",
+        "--db=other.db",
+        "--column",
+        "t.c",
+    ]
+    assert complete_argv(["fernet", "retire"]) == ["fernet", "retire", "--db", db]
+    assert complete_argv(["jwt", "rotate"]) == ["jwt", "rotate"]
+
+
+def test_other_settings_module_is_a_config_error(django_project: Path) -> None:
+    """Discovery refuses to switch a process already set up with other settings."""
+    from erp.errors import ConfigError
+    from erp.integrations.django.discovery import columns_from_django_settings
+
+    with pytest.raises(ConfigError, match="already set up"):
+        columns_from_django_settings("othersite.settings")
+
+
+def test_secret_reads_through_get_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """settings.py's secret() resolves like get_secret; a default covers a missing name."""
+    from erp.errors import SecretNotFound
+    from erp.integrations.django.conf import secret
+
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "from-the-environment")
+    assert secret("DJANGO_SECRET_KEY") == "from-the-environment"
+    assert secret("ERP_NOT_CONFIGURED", default=None) is None
+    with pytest.raises(SecretNotFound):
+        secret("ERP_NOT_CONFIGURED")
