@@ -104,6 +104,14 @@ class TestTokenRequiredView(BearerContract):
         return _caller("/me")
 
 
+class TestAsyncView(BearerContract):
+    """An async Django view under ``@token_required``."""
+
+    @pytest.fixture
+    def call(self, verifier: TokenService) -> Call:
+        return _caller("/me-async")
+
+
 class TestRestFramework(BearerContract):
     """A DRF view with ``ErpTokenAuthentication`` and ``IsAuthenticated``."""
 

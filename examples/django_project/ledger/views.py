@@ -18,6 +18,11 @@ def me(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"sub": request.erp_claims["sub"]})  # type: ignore[attr-defined]
 
 
+@token_required
+async def me_async(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"sub": request.erp_claims["sub"]})  # type: ignore[attr-defined]
+
+
 class ApiMe(APIView):
     def get(self, request: Request) -> Response:
         return Response({"sub": request.auth["sub"]})

@@ -1,4 +1,4 @@
-"""Routes: a plain Django view and a DRF view, both behind bearer tokens."""
+"""Routes: plain Django views (sync and async) and DRF views, all behind bearer tokens."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from ledger import views
 
 urlpatterns = [
     path("me", views.me),
+    path("me-async", views.me_async),
     path("api/me", views.ApiMe.as_view()),
     path("api/customers/<int:pk>", views.CustomerDetail.as_view()),
 ]

@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -23,7 +24,7 @@ from erp.integrations.django.conf import auth_policy, user_claim
 
 __all__ = ["TokenBackend", "refusal", "token_required", "user_for_claims"]
 
-F = TypeVar("F", bound=Callable[..., HttpResponse])
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def user_for_claims(claims: dict[str, Any], realm: str = "") -> AbstractBaseUser:
@@ -71,19 +72,33 @@ class TokenBackend(BaseBackend):
             return None
 
 
+def _authenticate(request: HttpRequest) -> HttpResponse | None:
+    """Verify the request's token and set ``request.user``/``erp_claims``; a refusal or None."""
+    policy = auth_policy()
+    try:
+        claims = policy.claims(request.headers.get("Authorization"))
+        user = user_for_claims(claims, policy.realm)
+    except BearerError as error:
+        return refusal(error)
+    request.user = user
+    request.erp_claims = claims  # type: ignore[attr-defined]  # ours, like request.user
+    return None
+
+
 def token_required(view: F) -> F:
-    """Run ``view`` only for requests with a valid bearer token naming an active user."""
+    """Run ``view`` (sync or async) only for requests with a valid token naming an active user."""
+    if iscoroutinefunction(view):
+
+        async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            # the user look-up is ORM work: off the event loop, as Django requires
+            refused = await sync_to_async(_authenticate)(request)
+            return refused if refused is not None else await view(request, *args, **kwargs)
+
+        return cast(F, markcoroutinefunction(functools.wraps(view)(async_wrapper)))
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        policy = auth_policy()
-        try:
-            claims = policy.claims(request.headers.get("Authorization"))
-            user = user_for_claims(claims, policy.realm)
-        except BearerError as error:
-            return refusal(error)
-        request.user = user
-        request.erp_claims = claims  # type: ignore[attr-defined]  # ours, like request.user
-        return view(request, *args, **kwargs)
+        refused = _authenticate(request)
+        return refused if refused is not None else view(request, *args, **kwargs)
 
     return cast(F, wrapper)
