@@ -13,7 +13,6 @@ detect-secrets (its defaults). Targets: recall 1.0 per kind, precision >= 0.95.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import json
 import os
@@ -21,13 +20,13 @@ import random
 import sys
 import sysconfig
 import tempfile
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from erp.scan import scan_files, testing
+from bench.scan_templates import FORMATS, NEGATIVES, POSITIVE, POSITIVES, SPECIAL_FILES, values
+from erp.scan import scan_files
 from erp.scan.detectors import DETECTORS, by_name
 from erp.scan.ds_config import PLUGIN_FILE, settings
 
@@ -45,186 +44,6 @@ __all__ = [
 ]
 
 KINDS = [d.slug for d in DETECTORS]
-
-# --- values --------------------------------------------------------------------------------
-
-
-def _values(rng: random.Random) -> dict[str, str]:
-    """One fresh value per placeholder used by the templates."""
-    pem = testing.private_key_pem(rng)
-    sri = ""
-    while not sri or "+" in sri or "/" in sri:  # the hard case: Fernet-shaped digests
-        sri = base64.b64encode(rng.randbytes(32)).decode()
-    account = testing.aws_account(rng)
-    certificate = uuid.UUID(int=rng.getrandbits(128))
-    image = b"\x89PNG\r\n\x1a\n" + rng.randbytes(rng.randint(300, 900))
-    day = f"2026{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
-    return {
-        # positives
-        "fernet": testing.fernet_key(rng),
-        "fernet2": testing.fernet_key(rng),
-        "jwt": testing.jwt_secret(rng),
-        "jwt2": testing.jwt_secret(rng),
-        "weak_jwt": rng.choice(["hunter2", "s3cr3t!", "letmein9", "p4ssw0rd"]) * 2,
-        "arn": testing.aws_arn(rng),
-        "arn_sm": testing.aws_arn(rng, service="secretsmanager"),
-        "arn_cn": testing.aws_arn(rng, partition="aws-cn", service="secretsmanager"),
-        "arn_gov": testing.aws_arn(rng, partition="aws-us-gov"),
-        "arn_acm": f"arn:aws:acm:eu-west-1:{account}:certificate/{certificate}",
-        "akia": testing.access_key_id(rng),
-        "asia": testing.access_key_id(rng, prefix="ASIA"),
-        "secret": testing.secret_access_key(rng),
-        "pem_repr": repr(pem),
-        "pem_json": json.dumps(pem),
-        "pd": testing.pagerduty_routing_key(rng),
-        "slack": testing.slack_webhook_url(rng),
-        # look-alikes
-        "uuid": str(uuid.UUID(int=rng.getrandbits(128))),
-        "sha256": rng.randbytes(32).hex(),
-        "sha1": rng.randbytes(20).hex(),
-        "md5": rng.randbytes(16).hex(),
-        "hex16": rng.randbytes(8).hex(),
-        "sri256": sri,
-        "sri512": base64.b64encode(rng.randbytes(64)).decode(),
-        "b64img": base64.b64encode(image).decode(),
-        "token43": base64.urlsafe_b64encode(rng.randbytes(32)).decode().rstrip("="),
-        "kid": f"k-{day}T120000Z-{rng.randbytes(3).hex()}",
-        "word": rng.choice(["alpha", "orders", "billing", "ledger", "invoices"]),
-    }  # fmt: skip
-
-
-# Placeholders whose line is a true secret of a kind.
-_POSITIVE = {
-    "fernet": "fernet-key", "fernet2": "fernet-key",
-    "jwt": "jwt-secret", "jwt2": "jwt-secret", "weak_jwt": "jwt-secret",
-    "arn": "aws-arn", "arn_sm": "aws-arn", "arn_cn": "aws-arn", "arn_gov": "aws-arn",
-    "arn_acm": "aws-arn",
-    "akia": "aws-access-key-id", "asia": "aws-access-key-id",
-    "secret": "aws-secret-access-key",
-    "pem_repr": "private-key", "pem_json": "private-key",
-    "pd": "pagerduty-routing-key", "slack": "slack-webhook",
-}  # fmt: skip
-
-# --- templates: (file kind, lines); a line holding {placeholder} is labelled by it ------------
-
-POSITIVES: list[tuple[str, list[str]]] = [
-    ("py", ['FERNET_KEY = "{fernet}"']),
-    ("py", ['cipher = Fernet(b"{fernet}")']),
-    ("py", ['cipher = MultiFernet([Fernet("{fernet}"), Fernet("{fernet2}")])']),
-    ("py", ["JWT_SECRETS = {{", '    "k-1": "{jwt}",', '    "k-2": "{jwt2}",', "}}"]),
-    ("py", ['JWT_SECRET = "{jwt}"']),
-    ("py", ['token = jwt.encode(claims, "{weak_jwt}", algorithm="HS256")']),
-    ("py", ['creds = sts.assume_role(RoleArn="{arn}", RoleSessionName="ci")']),
-    ("py", ['SECRET_ID = "{arn_sm}"']),
-    ("py", ['client = boto3.client("s3", aws_access_key_id="{akia}", '
-            'aws_secret_access_key="{secret}")']),
-    ("py", ['session = boto3.Session("{asia}", "{secret}")']),
-    ("py", ["DEPLOY_KEY = {pem_repr}"]),
-    ("py", ['send_event(routing_key="{pd}", summary="JWT key overdue")']),
-    ("py", ['SLACK_WEBHOOK = "{slack}"']),
-    ("env", ["FERNET_KEY={fernet}"]),
-    ("env", ["JWT_SECRETS='{{\"k-1\": \"{jwt}\", \"k-2\": \"{jwt2}\"}}'"]),
-    ("env", ["JWT_SECRET={jwt}"]),
-    ("env", ["ERP_AWS_SECRET_ID={arn_sm}"]),
-    ("env", ["AWS_ACCESS_KEY_ID={akia}", "AWS_SECRET_ACCESS_KEY={secret}"]),
-    ("env", ["PAGERDUTY_ROUTING_KEY={pd}"]),
-    ("env", ["SLACK_WEBHOOK_URL={slack}"]),
-    ("sh", ['export FERNET_KEY="{fernet}"']),
-    ("sh", ['export JWT_SECRETS="{{\\"k-1\\": \\"{jwt}\\"}}"']),
-    ("sh", ["aws sts assume-role --role-arn {arn} --role-session-name ci"]),
-    ("sh", ["export AWS_ACCESS_KEY_ID={akia}", "export AWS_SECRET_ACCESS_KEY={secret}"]),
-    ("sh", ["curl -X POST -H 'Content-type: application/json' --data @msg.json {slack}"]),
-    ("json", ['  "fernet_key": "{fernet}",']),
-    ("json", ['  "JWT_SECRETS": {{"k-1": "{jwt}", "k-2": "{jwt2}"}},']),
-    ("json", ['  "Resource": "{arn_cn}",']),
-    ("json", ['  "CertificateArn": "{arn_acm}",']),
-    ("json", ['  "AccessKeyId": "{asia}",', '  "SecretAccessKey": "{secret}",']),
-    ("json", ['  "private_key": {pem_json},']),
-    ("json", ['  "routing_key": "{pd}",']),
-    ("json", ['  "webhook_url": "{slack}",']),
-    ("yaml", ["fernet:", "  key: {fernet}"]),
-    ("yaml", ["JWT_SECRETS:", "  k-1: {jwt}", '  k-2: "{jwt2}"']),
-    ("yaml", ["jwt:", '  signing_key: "{jwt}"', "  ttl_seconds: 3600"]),
-    ("yaml", ["role_arn: {arn_gov}"]),
-    ("yaml", ["targets:", "  - {arn_cn}"]),
-    ("yaml", ["aws_access_key_id: {akia}", "aws_secret_access_key: {secret}"]),
-    ("yaml", ["pagerduty:", "  integration_key: {pd}"]),
-    ("yaml", ["slack_webhook: {slack}"]),
-    ("ini", ["[default]", "aws_access_key_id = {akia}", "aws_secret_access_key = {secret}"]),
-    ("tf", ['provider "aws" {{', '  access_key = "{akia}"', '  secret_key = "{secret}"',
-            "}}"]),
-    ("tf", ['  role_arn = "{arn}"']),
-    ("js", ['const fernetKey = "{fernet}";']),
-    ("js", ['const jwtSecret = "{jwt}";']),
-    ("js", ['const s3 = new S3({{ accessKeyId: "{akia}", secretAccessKey: "{secret}" }});']),
-    ("js", ['const hook = "{slack}";']),
-    ("md", ["Deploy with the role `{arn}`."]),
-    ("md", ["```", "FERNET_KEY={fernet}", "```"]),
-    ("md", ["Alerts go to <{slack}>."]),
-    ("toml", ['fernet_key = "{fernet}"', 'jwt_secret = "{jwt}"', 'routing_key = "{pd}"']),
-    ("Dockerfile", ["ENV FERNET_KEY={fernet}", "ENV JWT_SECRET={jwt}"]),
-    ("csv", ["deploy,{akia},{secret}"]),
-]  # fmt: skip
-
-NEGATIVES: list[tuple[str, str, list[str]]] = [
-    ("uuid", "py", ['request_id = "{uuid}"']),
-    ("sha256 hex", "py", ['checksum = "{sha256}"']),
-    ("md5 etag", "py", ['ETAG = "{md5}"']),
-    ("git sha", "md", ["Fixed in commit {sha1}."]),
-    ("43-char token", "py", ['csrf_state = "{token43}"']),
-    ("key id (kid)", "py", ['JWT_SECRET_ID = "{kid}"']),
-    ("secret read from env", "py", ['JWT_SECRET = os.environ["JWT_SECRET"]']),
-    ("map built in code", "py", ['doc["JWT_SECRETS"] = ring.secrets_map()']),
-    ("templated arn", "py", ['role = f"arn:aws:iam::{{account}}:role/deploy"']),
-    ("fernet from get_secret", "py", ['cipher = Fernet(get_secret("FERNET_KEY"))']),
-    ("amqp routing key", "py", ['channel.basic_publish(exchange="", routing_key="{word}")']),
-    ("pagerduty dedup key", "py", ['event = {{"dedup_key": "{md5}"}}']),
-    ("pem header in code", "py", ['if text.startswith("-----BEGIN " "PRIVATE KEY-----"):']),
-    ("named b64 digest", "py", ['digest = "{sri256}"']),
-    ("docs arn", "md", ["Example: `arn:aws:iam::123456789012:role/deploy`."]),
-    ("docs arn 2", "md", ["Subscribe `arn:aws:sns:us-east-1:111122223333:alerts`."]),
-    ("docs access key", "md", ["aws_access_key_id = AKIA" "IOSFODNN7EXAMPLE"]),
-    ("docs secret key", "md", ["aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]),
-    ("docs webhook", "md", ["https://hooks.slack.com/services/T00000000/B00000000/"
-                            "XXXXXXXXXXXXXXXXXXXXXXXX"]),
-    ("base64 image", "md", ["![logo](data:image/png;base64,{b64img})"]),
-    ("base64 image css", "css", ["  background: url(data:image/png;base64,{b64img});"]),
-    ("sri sha512", "lock", ['      "integrity": "sha512-{sri512}",']),
-    ("sri sha256", "lock", ['      "integrity": "sha256-{sri256}",']),
-    ("cfn templated arn", "yaml",
-     ["  RoleArn: !Sub arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/rotation"]),
-    ("managed policy arn", "yaml", ["  - arn:aws:iam::aws:policy/SecretsManagerReadWrite"]),
-    ("bucket arn", "yaml", ["  Resource: arn:aws:s3:::erp-artifacts/*"]),
-    ("zero account arn", "yaml", ["  queue: arn:aws:sqs:eu-west-1:000000000000:jobs"]),
-    ("fingerprint", "json", ['  "fingerprint": "sha256:{hex16}",']),
-    ("kid in json", "json", ['  "JWT_SECRET_ID": "{kid}",']),
-    ("jwt map placeholder", "json", ['  "JWT_SECRETS": {{"k-1": "change-me-before-deploy"}},']),
-    ("jwt map template", "yaml", ['JWT_SECRETS: {{"k-1": "${{JWT_SIGNING_SECRET}}"}}']),
-    ("docs key id in env", "env", ["AWS_ACCESS_KEY_ID=AKIA" "IOSFODNN7EXAMPLE"]),
-    ("kid in env", "env", ["JWT_SECRET_ID={kid}"]),
-    ("templated env value", "env", ["FERNET_KEY=${{FERNET_KEY}}"]),
-    ("docs arn in env", "env",
-     ["ERP_AWS_SECRET_ID=arn:aws:secretsmanager:us-east-1:123456789012:secret:erp/jwt"]),
-    ("secret from a command", "sh", ['export JWT_SECRET="$(vault read -field=value secret/jwt)"']),
-    ("docs arn in shell", "sh",
-     ["aws sts assume-role --role-arn arn:aws:iam::123456789012:role/ci"]),
-    ("sha256sum output", "sh", ["echo '{sha256}  erp-lambda.zip' | sha256sum -c"]),
-    ("docs keys in ini", "ini", ["aws_access_key_id = AKIA" "IOSFODNN7EXAMPLE"]),
-    ("templated arn in tf", "tf", ['  role_arn = "arn:aws:iam::${{var.account_id}}:role/deploy"']),
-    ("source code hash", "tf", ['  source_code_hash = "{sri256}"']),
-    ("sri in js", "js", ['const integrity = "sha384-{sri512}";']),
-    ("uuid in js", "js", ['const requestId = "{uuid}";']),
-    ("lock hash in toml", "toml", ['hash = "sha256:{sha256}"']),
-    ("image digest", "Dockerfile", ["FROM python@sha256:{sha256}"]),
-    ("uuid rows", "csv", ["{uuid},{md5},{word}"]),
-]  # fmt: skip
-
-_EXTENSIONS = {
-    "py": ".py", "env": ".env", "sh": ".sh", "json": ".json", "yaml": ".yaml", "ini": ".ini",
-    "tf": ".tf", "js": ".js", "md": ".md", "toml": ".toml", "Dockerfile": "", "csv": ".csv",
-    "css": ".css", "lock": ".json",
-}  # fmt: skip
-_NAMES = {"Dockerfile": "Dockerfile", "lock": "package-lock", "env": "settings"}
 
 # --- filler --------------------------------------------------------------------------------
 
@@ -263,7 +82,7 @@ def _filler(kind: str, rng: random.Random, stdlib: list[list[str]], size: int) -
             source = rng.choice(stdlib)
             start = rng.randrange(0, max(1, len(source) - 40))
             chunk = source[start : start + rng.randint(20, 120)]
-        elif kind in ("json", "lock"):
+        elif kind == "json":
             chunk = [f'  "{_word(rng)}_{i}": {json.dumps(rng.choice([_word(rng), i, True]))},'
                      for i in range(rng.randint(5, 30))]  # fmt: skip
         elif kind == "yaml":
@@ -271,7 +90,7 @@ def _filler(kind: str, rng: random.Random, stdlib: list[list[str]], size: int) -
                 f"  {_word(rng)}_{i}: {rng.choice([_word(rng), str(i), 'true'])}"
                 for i in range(rng.randint(3, 15))
             ]
-        elif kind in ("env", "sh", "Dockerfile", "ini", "toml"):
+        elif kind == "env":
             count = rng.randint(3, 15)
             chunk = [f"{_word(rng).upper()}_{i}={_word(rng)}-{i}" for i in range(count)]
         elif kind == "md":
@@ -282,7 +101,18 @@ def _filler(kind: str, rng: random.Random, stdlib: list[list[str]], size: int) -
         elif kind == "csv":
             chunk = [",".join([_word(rng), str(rng.randint(1, 10**6)), _word(rng)])
                      for _ in range(rng.randint(5, 30))]  # fmt: skip
-        else:  # js, tf, css
+        elif kind == "xml":
+            chunk = [f"  <{_word(rng)}_{i}>{_word(rng)}</{_word(rng)}_{i}>"
+                     for i in range(rng.randint(5, 20))]  # fmt: skip
+        elif kind == "sql":
+            chunk = [f"INSERT INTO {_word(rng)} VALUES ({i}, '{_word(rng)}');"  # noqa: S608
+                     for i in range(rng.randint(5, 20))]  # fmt: skip
+        elif kind == "log":
+            chunk = [f"2026-11-25T12:{i % 60:02d}:00Z INFO {_word(rng)} {_word(rng)} ok"
+                     for i in range(rng.randint(5, 30))]  # fmt: skip
+        elif kind == "min":
+            chunk = [";".join(f'var {_word(rng)}{i}="{_word(rng)}"' for i in range(40))]
+        else:  # code
             chunk = [f'  {_word(rng)}_{i} = "{_word(rng)}";' for i in range(rng.randint(5, 20))]
         lines += chunk
         total += sum(len(line) + 1 for line in chunk)
@@ -299,6 +129,7 @@ class Label:
     file: str
     line: int
     kind: str
+    format: str = ""
 
 
 @dataclass
@@ -312,27 +143,24 @@ class Corpus:
     bytes: int = 0
 
 
-def _render(template: list[str], values: dict[str, str]) -> list[tuple[str, list[str]]]:
+def _render(template: list[str], vals: dict[str, str]) -> list[tuple[str, list[str]]]:
     """Template lines as (text, placeholders on it)."""
     out = []
     for line in template:
-        names = [n for n in values if "{" + n + "}" in line]
-        out.append((line.format(**values), names))
+        names = [n for n in vals if "{" + n + "}" in line]
+        out.append((line.format(**vals), names))
     return out
 
 
-def _pem_file(rng: random.Random) -> tuple[str, list[str]]:
-    return "keys/" + f"deploy_{rng.randrange(10**6)}.pem", testing.private_key_pem(rng).splitlines()
-
-
-def _vault_file(rng: random.Random) -> list[str]:
-    ids = [f"k-20261{i}01T120000Z-{rng.randbytes(3).hex()}" for i in range(rng.randint(1, 3))]
-    entries = [f'    "{kid}": "{testing.jwt_secret(rng)}"' for kid in ids]
-    meta = [f'    "{kid}": {{"state": "active", "fingerprint": "sha256:{rng.randbytes(8).hex()}"}}'
-            for kid in ids]  # fmt: skip
-    return ["{", '  "JWT_SECRETS": {', ",\n".join(entries), "  },",
-            f'  "JWT_SECRET_ID": "{ids[-1]}",', '  "JWT_KEYS": {', ",\n".join(meta), "  }",
-            "}"]  # fmt: skip
+def _special(corpus: Corpus, index: int, rng: random.Random) -> None:
+    """One whole file of :data:`SPECIAL_FILES` (Kubernetes, keys, lock files, vault)."""
+    fmt, pattern, argument, maker = SPECIAL_FILES[index % len(SPECIAL_FILES)]
+    name = pattern.format(i=index)
+    lines, labels = maker(values(rng) if argument == "values" else rng)
+    for line, kind in labels:
+        target = corpus.negatives if kind.startswith("negative:") else corpus.positives
+        target.append(Label(name, line, kind, fmt))
+    _write(corpus, name, lines)
 
 
 def generate(
@@ -342,65 +170,62 @@ def generate(
     file_bytes: int = 10_000,
     seed: int = 20261125,
     plants_per_file: float = 2.0,
+    special_share: float = 0.08,
 ) -> Corpus:
-    """Write ``files`` files under ``root``; about ``file_bytes`` each; labels returned."""
+    """Write ``files`` files under ``root``; about ``file_bytes`` each; labels returned.
+
+    Every format of :data:`FORMATS` (and of the special files) appears once the corpus has
+    more files than formats; each file gets about ``plants_per_file`` templates, true secrets
+    and look-alikes in turn.
+    """
     rng = random.Random(seed)
     stdlib = _stdlib_lines()
     corpus = Corpus(root)
-    by_kind: dict[str, list[list[str]]] = defaultdict(list)
-    for kind, template in POSITIVES:
-        by_kind[kind].append(template)
-    negatives_by_kind: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
-    for what, kind, template in NEGATIVES:
-        negatives_by_kind[kind].append((what, template))
-    kinds = sorted(_EXTENSIONS)
-    positive_cycle = 0
+    by_format: dict[str, list[list[str]]] = defaultdict(list)
+    for fmt, template in POSITIVES:
+        by_format[fmt].append(template)
+    negatives_by_format: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
+    for what, fmt, template in NEGATIVES:
+        negatives_by_format[fmt].append((what, template))
+    formats = sorted(FORMATS)
+    cycles: Counter[str] = Counter()
+    specials = 0
     for index in range(files):
-        special = rng.random()
-        if special < 0.01:
-            name, lines = _pem_file(rng)
-            corpus.positives.append(Label(name, 1, "private-key"))
-            _write(corpus, name, lines)
+        if index % max(1, round(1 / special_share)) == 1:
+            _special(corpus, specials, rng)
+            specials += 1
             continue
-        if special < 0.02:
-            name = f"config/{index}/jwt_secrets.json"
-            lines = "\n".join(_vault_file(rng)).splitlines()
-            corpus.positives += [Label(name, n, "jwt-secret")
-                                 for n, line in enumerate(lines, 1)
-                                 if line.startswith('    "k-') and "state" not in line]  # fmt: skip
-            _write(corpus, name, lines)
-            continue
-        kind = kinds[index % len(kinds)]
+        fmt = formats[index % len(formats)]
+        pattern, style = FORMATS[fmt]
         folder = f"{rng.choice(['app', 'deploy', 'docs', 'config', 'lib'])}/{index % 97}"
-        name = f"{folder}/{_NAMES.get(kind, _word(rng))}_{index}{_EXTENSIONS[kind]}"
-        if kind == "Dockerfile":
-            name = f"{folder}/{index}/Dockerfile"
-        lines = _filler(kind, rng, stdlib, int(rng.uniform(0.5, 1.5) * file_bytes))
+        name = f"{folder}/{pattern.format(i=index)}"
+        lines = _filler(style, rng, stdlib, int(rng.uniform(0.5, 1.5) * file_bytes))
         count = int(plants_per_file) + (rng.random() < plants_per_file % 1)
         labels: list[tuple[int, str]] = []  # (line, kind) in this file
         for _ in range(count):
-            values = _values(rng)
-            if by_kind.get(kind) and (rng.random() < 0.4 or not negatives_by_kind.get(kind)):
-                templates = by_kind[kind]
-                template = templates[positive_cycle % len(templates)]
-                positive_cycle += 1
+            vals = values(rng)
+            positives, negatives = by_format.get(fmt, []), negatives_by_format.get(fmt, [])
+            if positives and (cycles[fmt] % 2 == 0 or not negatives):
+                template = positives[(cycles[fmt] // 2) % len(positives)]
                 what = ""
-            elif negatives_by_kind.get(kind):
-                what, template = rng.choice(negatives_by_kind[kind])
+            elif negatives:
+                what, template = negatives[(cycles[fmt] // 2) % len(negatives)]
             else:
                 continue
+            cycles[fmt] += 1
+            # Templates go between filler chunks, never inside a multi-line construct.
             at = rng.randrange(0, len(lines) + 1)
-            rendered = _render(template, values)
+            rendered = _render(template, vals)
             lines[at:at] = [text for text, _ in rendered]
             labels = [(n + len(rendered) if n > at else n, k) for n, k in labels]
             for offset, (_, names) in enumerate(rendered):
                 if what:
                     labels.append((at + offset + 1, f"negative:{what}"))
                 else:
-                    labels += [(at + offset + 1, _POSITIVE[p]) for p in names if p in _POSITIVE]
+                    labels += [(at + offset + 1, POSITIVE[p]) for p in names if p in POSITIVE]
         for line_number, label_kind in dict.fromkeys(labels):  # one label per line and kind
             target = corpus.negatives if label_kind.startswith("negative:") else corpus.positives
-            target.append(Label(name, line_number, label_kind))
+            target.append(Label(name, line_number, label_kind, fmt))
         _write(corpus, name, lines)
     return corpus
 
@@ -500,6 +325,32 @@ def score_by_kind(corpus: Corpus, found: Found) -> dict[str, Score]:
     return scores
 
 
+def score_by_format(corpus: Corpus, found: Found) -> dict[str, Score]:
+    """Per file format: recall over its true secrets, precision over findings in its files."""
+    formats = {label.file: label.format for label in corpus.positives + corpus.negatives}
+    positives = {(p.file, p.line, p.kind) for p in corpus.positives}
+    scores: dict[str, Score] = defaultdict(Score)
+    for label in corpus.positives:
+        scores[label.format].labels += 1
+    seen: set[tuple[str, int, str]] = set()
+    negatives = {(n.file, n.line): n.kind for n in corpus.negatives}
+    for file, line, detector in found:
+        fmt = formats.get(file, "filler")
+        try:
+            kind = by_name(detector).slug
+        except KeyError:
+            continue  # detect-secrets' own plugins: not scored per format
+        if (file, line, kind) in positives:
+            scores[fmt].true_findings += 1
+            seen.add((file, line, kind))
+        else:
+            scores[fmt].false_findings += 1
+            scores[fmt].false_on[negatives.get((file, line), "filler")] += 1
+    for file, _, _kind in seen:
+        scores[formats[file]].found_labels += 1
+    return dict(scores)
+
+
 def score_any_type(corpus: Corpus, found: Found) -> tuple[dict[str, Score], dict[str, Score]]:
     """Plain detect-secrets: recall per kind = any finding on the labelled line; precision per
     detect-secrets type = findings on a labelled secret's line."""
@@ -528,13 +379,30 @@ def _worst(score: Score) -> str:
     return ", ".join(f"{what} ({n})" for what, n in score.false_on.most_common(3))
 
 
+PRECISION_TARGET = 0.98
+
+
+def _total(scores: dict[str, Score]) -> Score:
+    total = Score()
+    for score in scores.values():
+        total.labels += score.labels
+        total.found_labels += score.found_labels
+        total.true_findings += score.true_findings
+        total.false_findings += score.false_findings
+        total.false_on.update(score.false_on)
+    return total
+
+
 def report(corpus: Corpus, cores: int = 2) -> bool:
     """Print the accuracy tables; True if every target is met."""
-    ours = score_by_kind(corpus, run_erp(corpus))
-    hook = score_by_kind(corpus, run_detect_secrets(corpus, project_config(), cores))
+    erp_found = run_erp(corpus)
+    hook_found = run_detect_secrets(corpus, project_config(), cores)
+    ours = score_by_kind(corpus, erp_found)
+    hook = score_by_kind(corpus, hook_found)
     plain_recall, plain_types = score_any_type(corpus, run_detect_secrets(corpus, None, cores))
-    print(f"\n### Accuracy on a generated corpus: {len(corpus.files)} files, "
-          f"{corpus.bytes / 1e6:.1f} MB, {len(corpus.positives)} true secrets, "
+    formats = sorted({label.format for label in corpus.positives + corpus.negatives})
+    print(f"\n### Accuracy on a generated corpus: {len(corpus.files)} files in {len(formats)} "
+          f"formats, {corpus.bytes / 1e6:.1f} MB, {len(corpus.positives)} true secrets, "
           f"{len(corpus.negatives)} look-alikes\n")  # fmt: skip
     print(
         "| kind | secrets | erp-secrets scan P / R | detect-secrets + project plugins P / R "
@@ -544,26 +412,43 @@ def report(corpus: Corpus, cores: int = 2) -> bool:
     ok = True
     for kind in KINDS:
         o, h, p = ours[kind], hook[kind], plain_recall[kind]
-        ok &= o.recall == 1.0 and o.precision >= 0.95
+        ok &= o.recall == 1.0
         print(
             f"| {kind} | {o.labels} | {_fmt(o.precision)} / {_fmt(o.recall)} | "
-            f"{_fmt(h.precision)} / {_fmt(h.recall)} | {_fmt(p.recall)} | P >= 0.95, R = 1 |"
+            f"{_fmt(h.precision)} / {_fmt(h.recall)} | {_fmt(p.recall)} | R = 1 |"
         )
+    total, hook_total = _total(ours), _total({k: v for k, v in hook.items() if k in KINDS})
+    ok &= total.precision >= PRECISION_TARGET
+    print(
+        f"| **all** | {total.labels} | {_fmt(total.precision)} / {_fmt(total.recall)} | "
+        f"{_fmt(hook_total.precision)} / {_fmt(hook_total.recall)} | | "
+        f"P >= {PRECISION_TARGET} |"
+    )
     others = {k: s for k, s in hook.items() if k.startswith("other: ")}
     for kind, score in sorted(others.items()):
         print(
             f"| ({kind[7:]}, built-in) | - | | {score.true_findings + score.false_findings}"
             f" findings | | |"
         )
+    by_format = score_by_format(corpus, erp_found)
+    hook_by_format = score_by_format(corpus, hook_found)
+    print("\n| format | secrets | look-alikes | erp-secrets scan P / R "
+          "| detect-secrets + project plugins P / R |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    lookalikes = Counter(label.format for label in corpus.negatives)
+    for fmt in formats:
+        o, h = by_format.get(fmt, Score()), hook_by_format.get(fmt, Score())
+        print(f"| {fmt} | {o.labels} | {lookalikes[fmt]} | {_fmt(o.precision)} / "
+              f"{_fmt(o.recall)} | {_fmt(h.precision)} / {_fmt(h.recall)} |")  # fmt: skip
     print(
         "\n| plain detect-secrets type | findings | on a true secret's line | precision "
         "| false positives mostly on |"
     )
     print("|---|---|---|---|---|")
     for secret_type, score in sorted(plain_types.items()):
-        total = score.true_findings + score.false_findings
+        count = score.true_findings + score.false_findings
         print(
-            f"| {secret_type} | {total} | {score.true_findings} | {_fmt(score.precision)} "
+            f"| {secret_type} | {count} | {score.true_findings} | {_fmt(score.precision)} "
             f"| {_worst(score)} |"
         )
     misses = {k: _worst(s) for k, s in ours.items() if s.false_findings}

@@ -13,7 +13,7 @@ the same for all of them, and is written once here (applied to the lower-case co
   continuations);
 * an operator: ``=`` ``:`` ``:=`` ``::=`` ``:::=`` ``?=`` ``+=`` ``.=`` ``??=`` ``||=`` ``=>``
   ``,`` ``(`` ``>`` (an XML element), ``||`` ``??`` ``or`` (fallbacks:
-  ``process.env.X || "..."``), or blanks alone (``ENV NAME value``);
+  ``process.env.X || "..."``), or blanks alone on the name's line (``ENV NAME value``);
 * a name/value pair: the name followed by a ``value`` member (Kubernetes ``env``, ECS
   ``{"name": ..., "value": ...}``, ``<entry name=".." value=".."/>``, ``<name>..</name><value>``);
 * before the value: a YAML block indicator, a wrapping call (``[]byte(``, ``SecretStr(``,
@@ -47,28 +47,15 @@ _VALUE_MEMBER = (
     + _QUOTE
     + rb"?[ \t]*(?:=|:|>)"
 )
-_OPERATOR = (
-    rb"(?:=>|:::=|::=|:=|\?\?=|\|\|=|[?+.|!]=|==|=|:|,|\(|>|\|\||\?\?|[ \t]or[ \t]|(?<=[ \t]))"
-)
+_OPERATOR = rb"(?:=>|:::=|::=|:=|\?\?=|\|\|=|[?+.|!]=|==|=|:|,|\(|>|\|\||\?\?|[ \t]or[ \t])"
 SEPARATOR = re.compile(
-    rb"(?:"
-    + _QUOTE
-    + rb"|\[\]|\]|\))*"
-    + rb"(?:"
-    + _VALUE_MEMBER
-    + rb"|"
-    + _TYPED
-    + rb"?"
-    + _BREAK
-    + _OPERATOR
-    + rb")"
+    rb"(?:" + _QUOTE + rb"|\[\]|\]|\))*"  # the name's closing quote, ENV['X'], getenv("X")
+    rb"(?:" + _VALUE_MEMBER + rb"|" + _TYPED + rb"?" + _BREAK + _OPERATOR + rb"|[ \t]+)"
     + _BREAK
     + rb"(?:[|>][-+]?[ \t]*\r?\n[ \t]*)?"  # YAML block scalar
-    + rb"(?:(?:\[\]byte|[a-z_][\w.]{0,40})\([ \t]*)?"  # []byte("..."), SecretStr("...")
-    + rb"(?:[bru]{0,2}"
-    + _QUOTE
-    + rb"|@\")?"
-)
+    rb"(?:(?:\[\]byte|[a-z_][\w.]{0,40})\([ \t]*)?"  # []byte("..."), SecretStr("...")
+    rb"(?:[bru]{0,2}" + _QUOTE + rb"{1,2}|@\")?"  # opening quote ("\"..." in Gradle)
+)  # fmt: skip
 """What may separate a name from its value (see the module docstring); match on lower-case."""
 
 

@@ -23,8 +23,10 @@ _NAME_TAIL = re.compile(rb"[\w.-]{0,20}")
 _SECRET_VALUE = re.compile(rb"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
 _FORTY = re.compile(rb"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 # After an access key id, its secret key follows within a few lines (CSV rows, positional
-# arguments of a multi-line constructor call, an STS response).
+# arguments of a multi-line constructor call, an STS response, a Terraform state's
+# aws_iam_access_key attributes: "id", "key_fingerprint", "pgp_key", "secret").
 _PAIR_REACH = 400
+_PAIR_LINES = 5
 
 # The region may be a wildcard or a template (IAM policies: arn:aws:logs:*:<account>:...,
 # CloudFormation ${AWS::Region}, Terraform ${var.region}); the account is what makes it secret.
@@ -103,8 +105,8 @@ class AwsSecretAccessKey(Detector):
         for key_id in _KEY_ID.finditer(data):
             start = key_id.end()
             stop = min(len(data), start + _PAIR_REACH)
-            # Up to the third line break after the id (or the next id, whichever comes first).
-            for _ in range(3):
+            # Up to the fifth line break after the id (or the next id, whichever comes first).
+            for _ in range(_PAIR_LINES):
                 newline = data.find(b"\n", start, stop)
                 if newline < 0:
                     break
