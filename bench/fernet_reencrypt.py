@@ -7,12 +7,16 @@ Measured in one run, on the same 64-byte plaintexts:
   after every end-to-end pass so that the ratios compare like with like on a shared host;
 * ``erp-secrets fernet reencrypt`` (the real CLI, in a child process) over N rows on SQLite
   and on PostgreSQL with 1 and 2 workers; every pass is a real old -> new re-encryption;
+* the same one-worker passes again with a **busy disk**: a background process doing small
+  ``fsync``ed writes to the same file system throughout the pass (and while the raw limit is
+  sampled beside it), as a production database server's disk is;
 * the peak RSS of a one-worker pass at N/10 rows and at N rows;
 * a naive loop (ORM objects, one UPDATE and one commit per row) on a few thousand rows,
   extrapolated to N.
 
-Targets: 1 worker >= 0.7x the raw single-core limit on both databases; 2 workers >= 1.6x
-one worker; peak RSS at N within 10 % of N/10. ``--quick`` runs N=50,000.
+Targets: 1 worker >= 0.7x the raw single-core limit on both databases, quiet and with the
+busy disk; 2 workers >= 1.6x one worker; peak RSS at N within 10 % of N/10.
+``--quick`` runs N=50,000.
 PostgreSQL: ``--pg-url`` (or ``$ERP_BENCH_PG_URL``), else a throw-away cluster on 127.0.0.1
 if Debian's ``postgresql`` is installed; ``--skip-pg`` leaves it out.
 """
@@ -20,6 +24,7 @@ if Debian's ``postgresql`` is installed; ``--skip-pg`` leaves it out.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -198,6 +203,46 @@ def _pg_server_jiffies(postmaster: int | None) -> int:
     return total
 
 
+# -- a busy disk ----------------------------------------------------------------------
+
+# Small synchronous writes, as fast as the disk takes them: 4 KiB at a time over a 1 MiB
+# file, each followed by fsync. It reports how many it did when told to stop.
+BUSY_WRITER = """
+import os, signal, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+block, count, start = os.urandom(4096), 0, time.monotonic()
+def stop(*_):
+    print(f"{count} {time.monotonic() - start:.3f}", flush=True)
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    os.pwrite(fd, block, (count % 256) * 4096)
+    os.fsync(fd)
+    count += 1
+"""
+
+
+@contextmanager
+def busy_disk(folder: Path, report: list[float]) -> Iterator[None]:
+    """A background process doing small fsynced writes in ``folder`` while the block runs.
+
+    Appends the writer's fsyncs per second to ``report``.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BUSY_WRITER, str(folder / "busy-disk.bin")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        with suppress(ValueError):
+            count, seconds = out.split()
+            report.append(int(count) / float(seconds))
+
+
 # -- one end-to-end pass ---------------------------------------------------------------
 
 # Runs the CLI and reports its peak RSS and CPU. A small process in between, because a
@@ -227,6 +272,7 @@ class Pass:
     server_cpu_seconds: float = 0.0
     other_cores: float = 0.0  # CPU used by other programs while the pass ran
     raw_around: list[float] = field(default_factory=list)
+    disk_fsyncs_per_second: float = 0.0  # the busy-disk writer's pace, 0 when quiet
 
     @property
     def raw(self) -> float:
@@ -354,23 +400,35 @@ def measured_pass(
     batch_size: int | None,
     segment_seconds: float,
     pg_url: str | None = None,
+    busy_folder: Path | None = None,
 ) -> Pass:
-    """A pass with the raw limit sampled before, during and after it; keys rotate by one."""
+    """A pass with the raw limit sampled before, during and after it; keys rotate by one.
+
+    With ``busy_folder``, a busy-disk writer runs there for the whole pass and its samples.
+    """
     keys.append(Fernet.generate_key().decode())
     if pg_url:
         _pg_maintenance(pg_url)
     load = wait_for_quiet(QUIET.max_other_cores, QUIET.timeout_seconds)
     if load > QUIET.max_other_cores:
         print(f"  (the machine is busy: {load:.1f} cores used by others; figures are noisy)")
-    before = raw_rate(keys[-2], keys[-1])
-    result = run_pass(label, db, keys, workers, tmp, postmaster, batch_size, segment_seconds)
-    result.raw_around += [before, raw_rate(keys[-2], keys[-1])]
+    fsyncs: list[float] = []
+    with busy_disk(busy_folder, fsyncs) if busy_folder else contextlib.nullcontext():
+        before = raw_rate(keys[-2], keys[-1])
+        result = run_pass(label, db, keys, workers, tmp, postmaster, batch_size, segment_seconds)
+        result.raw_around += [before, raw_rate(keys[-2], keys[-1])]
+    result.disk_fsyncs_per_second = fsyncs[0] if fsyncs else 0.0
     if not result.segment_ratios:  # too short to pause: whole pass against raw around it
         result.segment_ratios = [result.rate / result.raw]
     print(
         f"  {label}: {result.rate:,.0f} rows/s = {result.efficiency:.2f}x the raw limit "
         f"beside it (median of {len(result.segment_ratios)}), peak RSS "
-        f"{result.peak_rss_mib:.0f} MiB",
+        f"{result.peak_rss_mib:.0f} MiB"
+        + (
+            f", busy-disk writer at {result.disk_fsyncs_per_second:,.0f} fsyncs/s"
+            if busy_folder
+            else ""
+        ),
         flush=True,
     )
     return result
@@ -527,10 +585,18 @@ def report(
         )
     for engine in ("SQLite", "PostgreSQL"):
         one, two = passes.get(f"{engine} 1 worker"), passes.get(f"{engine} 2 workers")
-        for p in (one, two):
+        busy = passes.get(f"{engine} 1 worker, busy disk")
+        for p in (one, busy, two):
             if p is None:
                 continue
-            if p is one:
+            if p is busy:
+                quiet = f"; quiet {one.efficiency:.2f}x" if one else ""
+                ratio = (
+                    f"{p.efficiency:.2f}x raw{quiet} (writer: "
+                    f"{p.disk_fsyncs_per_second:,.0f} fsyncs/s)"
+                )
+                target = f"≥0.70x: {_verdict(p.efficiency, 0.7)}"
+            elif p is one:
                 ratio = f"{p.efficiency:.2f}x raw"
                 target = f"≥0.70x: {_verdict(p.efficiency, 0.7)}"
             else:
@@ -625,6 +691,17 @@ def main(argv: list[str] | None = None) -> int:
             passes["SQLite 1 worker"] = measured_pass(
                 "SQLite 1 worker", str(sqlite_path), keys, 1, tmp, None, args.batch_size, segment
             )
+            passes["SQLite 1 worker, busy disk"] = measured_pass(
+                "SQLite 1 worker, busy disk",
+                str(sqlite_path),
+                keys,
+                1,
+                tmp,
+                None,
+                args.batch_size,
+                segment,
+                busy_folder=tmp,
+            )
             raw2.append(raw_rate_two_processes(keys[-1], first))
             passes["SQLite 2 workers"] = measured_pass(
                 "SQLite 2 workers",
@@ -653,6 +730,18 @@ def main(argv: list[str] | None = None) -> int:
                     args.batch_size,
                     segment,
                     libpq,
+                )
+                passes["PostgreSQL 1 worker, busy disk"] = measured_pass(
+                    "PostgreSQL 1 worker, busy disk",
+                    url,
+                    pg_keys,
+                    1,
+                    tmp,
+                    postmaster,
+                    args.batch_size,
+                    segment,
+                    libpq,
+                    busy_folder=tmp,
                 )
                 raw2.append(raw_rate_two_processes(pg_keys[-1], first))
                 passes["PostgreSQL 2 workers"] = measured_pass(

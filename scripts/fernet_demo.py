@@ -11,13 +11,13 @@ import os
 import sqlite3
 from pathlib import Path
 
-from erp.audit import AuditLog
 from erp.fernet.keys import load_fernet_ring
 from erp.fernet.reencrypt.retire import retire, verify_and_record
 from erp.fernet.reencrypt.runner import reencrypt
 from erp.fernet.rotation import rotate_fernet_key
 from erp.secrets import SecretResolver
-from erp.vault import VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import VaultFile
 
 __all__ = ["demo"]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
-from erp.audit import AuditLog
 from erp.fernet import FernetKeyRing
 from erp.fernet.reencrypt import reencrypt
-from erp.vault import VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import VaultFile
 
 from .conftest import KeyFactory, TableFactory
 

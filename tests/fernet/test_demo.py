@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from erp.audit import AuditLog
-from erp.vault import META_KEY, VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import META_KEY, VaultFile
 
 _SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fernet_demo.py"
 _SPEC = importlib.util.spec_from_file_location("fernet_demo", _SCRIPT)

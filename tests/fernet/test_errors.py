@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from erp.audit import AuditLog
 from erp.cli import main
-from erp.vault import VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import VaultFile
 
 from .conftest import EncryptedTable, KeyFactory, TableFactory
 

@@ -24,7 +24,7 @@ from erp.fernet import (
     parse_key,
 )
 from erp.secrets import SecretResolver
-from erp.vault import VaultFile
+from erp.store.vault import VaultFile
 
 from .conftest import KeyFactory
 
@@ -187,8 +187,8 @@ def test_security_encrypt_decrypt_follow_the_vault(
     """``erp.security.encrypt``/``decrypt`` use FERNET_KEY from the vault and see a rotation."""
     import erp.secrets
     from erp import security
-    from erp.audit import AuditLog
     from erp.fernet.rotation import rotate_fernet_key
+    from erp.store.audit import AuditLog
 
     assert isinstance(log, AuditLog)
     rotate_fernet_key(vault=vault, log=log)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from erp.audit import AuditLog
 from erp.fernet import FernetKeyRing
-from erp.vault import META_KEY, VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import META_KEY, VaultFile
 
 from .conftest import EncryptedTable, KeyFactory, TableFactory
 

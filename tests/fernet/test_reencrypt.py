@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from erp.audit import AuditLog
 from erp.fernet import FernetKeyRing
 from erp.fernet.reencrypt import reencrypt
 from erp.fernet.reencrypt.jobs import BATCHES
-from erp.vault import VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import VaultFile
 
 from .conftest import EncryptedTable, KeyFactory, TableFactory
 

@@ -7,13 +7,13 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from erp.audit import AuditLog
 from erp.cli import cli
 from erp.clock import FrozenClock
 from erp.errors import ConfigError
 from erp.fernet import key_fingerprint
 from erp.fernet.rotation import fernet_status, rotate_fernet_key, vault_keys
-from erp.vault import META_KEY, VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import META_KEY, VaultFile
 
 from .conftest import KeyFactory
 

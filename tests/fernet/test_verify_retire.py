@@ -8,12 +8,12 @@ import json
 import pytest
 from cryptography.fernet import Fernet
 
-from erp.audit import AuditLog
 from erp.fernet import FernetKeyRing
 from erp.fernet.reencrypt import reencrypt, retire, verify_and_record
 from erp.fernet.rotation import RetireRefused, rotate_fernet_key, vault_keys
 from erp.secrets import SecretResolver
-from erp.vault import META_KEY, VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import META_KEY, VaultFile
 
 from .conftest import EncryptedTable, TableFactory
 from .test_errors import run_cli

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from erp.fernet.errors import (
     NotText,
     TimestampInFuture,
 )
+from erp.fingerprint import fingerprint
 from erp.secrets import EnvSource, SecretResolver, default_resolver
 
 if TYPE_CHECKING:
@@ -67,8 +67,8 @@ def generate_key() -> str:
 
 
 def key_fingerprint(key: str) -> str:
-    """``sha256:`` and 16 hex digits of the key's SHA-256: identifies a key, never reveals it."""
-    return "sha256:" + hashlib.sha256(key.strip().encode()).hexdigest()[:16]
+    """The project's one fingerprint (:func:`erp.fingerprint.fingerprint`) of the key's text."""
+    return fingerprint(key.strip())
 
 
 _KEY_HELP = (

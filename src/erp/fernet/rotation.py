@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from erp.audit import AuditLog
 from erp.clock import Clock, system_clock, to_iso
 from erp.errors import ConfigError, SecretNotFound
 from erp.fernet.errors import FernetKeyError, RetireRefused
@@ -38,9 +37,10 @@ from erp.fernet.lifecycle import (
     retire,
     rotate,
 )
-from erp.rotation.journal import record_change
 from erp.secrets import SecretResolver
-from erp.vault import VaultFile
+from erp.store.audit import AuditLog
+from erp.store.journal import record_change
+from erp.store.vault import VaultFile
 
 __all__ = [
     "META_NAME",

@@ -79,6 +79,9 @@ class Session(ABC):
         rows: list[tuple[Any, Any]] = cur.fetchall()
         return rows
 
+    def begin(self) -> None:  # noqa: B027 - PostgreSQL's transaction opened with its claim
+        """Open the write transaction of a batch (several ranges may go into it)."""
+
     @abstractmethod
     def write(
         self,
@@ -90,7 +93,16 @@ class Session(ABC):
         last: bool,
         now: datetime,
     ) -> None:
-        """Compare-and-swap ``updates`` (pk, old, new); on ``last`` also mark ``rng`` done."""
+        """Compare-and-swap ``updates`` (pk, old, new) in the open transaction; on ``last``
+        also mark ``rng`` done there. Nothing is committed until :meth:`commit`."""
+
+    def commit(self) -> None:
+        """Commit the batch: its rows and the ranges marked done become durable together."""
+        self.conn.commit()
+
+    def contended(self) -> bool:
+        """Whether another writer waited for this session's locks during the batch."""
+        return False
 
     def abort(self) -> None:
         """Roll back whatever this session holds (a claim, a half-written range)."""

@@ -1,8 +1,10 @@
 """PostgreSQL: workers anywhere claim ranges with ``FOR UPDATE SKIP LOCKED``.
 
-A claim is a transaction: the batch row stays locked while its rows are read, rewritten
-(COPY into a temp table, then one ``UPDATE ... FROM`` that compares the ciphertext read)
-and marked done, then it commits. A worker that dies releases its claim with its
+A claim is a transaction: the batch rows stay locked while their rows are read, rewritten
+(COPY into a temp table, then one ``UPDATE ... FROM`` per range that compares the
+ciphertext read) and marked done, then it commits; a worker claims as many ranges per
+transaction as :mod:`erp.fernet.reencrypt.sizing` asks for, fewer while an application
+session waits for one of its row locks. A worker that dies releases its claim with its
 connection, so the range is simply claimed again; there is no coordinator to lose.
 """
 
@@ -22,6 +24,10 @@ from erp.fernet.reencrypt.targets import Target
 __all__ = ["PostgresBackend"]
 
 _PLAN_LOCK = "erp_fernet_reencrypt_plan"
+_BLOCKED = (
+    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
+    "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid)))"
+)
 
 
 class PostgresSession(Session):
@@ -51,20 +57,34 @@ class PostgresSession(Session):
             f"SELECT t.{k}, t.{c} FROM {self._tmp} AS s JOIN {t} AS t ON t.{k} = s.pk "
             f"WHERE t.{c} IS DISTINCT FROM s.new FOR UPDATE OF t"
         )
+        # SKIP LOCKED skips rows other transactions lock, not our own: a batch of several
+        # ranges names the ones it already holds.
         self._claim = (
             f"SELECT seq, lo, hi, planned_rows FROM {BATCHES} WHERE job_id = %s AND "
-            "state = 'pending' ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED"
+            "state = 'pending' AND NOT seq = ANY(%s) ORDER BY seq LIMIT 1 "
+            "FOR UPDATE SKIP LOCKED"
         )
+        self._held: list[int] = []
 
     def next_range(self) -> Range | None:
         with self.conn.cursor() as cur:
-            cur.execute(self._claim, (self.job.job_id,))
+            cur.execute(self._claim, (self.job.job_id, self._held))
             row = cur.fetchone()
         if row is None:
-            self.conn.rollback()
+            if not self._held:
+                self.conn.rollback()
             return None
         seq, lo, hi, planned = row
+        self._held.append(seq)
         return Range(seq, load_pk(lo), load_pk(hi), planned)
+
+    def commit(self) -> None:
+        self.conn.commit()
+        self._held = []
+
+    def abort(self) -> None:
+        self._held = []
+        super().abort()
 
     def write(
         self,
@@ -91,14 +111,18 @@ class PostgresSession(Session):
                     if cur.rowcount != len(updates):
                         cur.execute(self._misses)
                         self._fix_misses(cur, updates, dict(cur.fetchall()), result, fix)
-                    if not last:
-                        cur.execute(f"DELETE FROM {self._tmp}")
+                    cur.execute(f"DELETE FROM {self._tmp}")  # the next range's rows follow
                 self._finish_sql(cur, rng, result, last, now)
-            if last:
-                self.conn.commit()
         except BaseException:
             self.conn.rollback()
+            self._held = []
             raise
+
+    def contended(self) -> bool:
+        with self.conn.cursor() as cur:
+            cur.execute(_BLOCKED)
+            row = cur.fetchone()
+        return bool(row and row[0])
 
 
 def _copy_text(updates: list[tuple[Any, Any, Any]]) -> str | None:

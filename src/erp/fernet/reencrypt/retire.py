@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from erp.audit import AuditLog
 from erp.clock import Clock, system_clock
 from erp.fernet.keys import FernetKeyRing
 from erp.fernet.lifecycle import RetireEvent
@@ -12,7 +11,8 @@ from erp.fernet.reencrypt.progress import Reporter
 from erp.fernet.reencrypt.targets import DatabaseLike, DatabaseRef, parse_column
 from erp.fernet.reencrypt.verify import VerificationReport, database_digest, verify_database
 from erp.fernet.rotation import VERIFIED_NAME, Applied, record_verify, retire_keys
-from erp.vault import VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import VaultFile
 
 __all__ = ["retire", "verify_and_record"]
 

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from erp.audit import AuditLog
 from erp.clock import Clock, system_clock
 from erp.fernet.errors import WorkerFailed, WrongKeys
 from erp.fernet.keys import FernetKeyRing
@@ -37,11 +36,12 @@ from erp.fernet.reencrypt.targets import (
 )
 from erp.fernet.reencrypt.worker import BeforeWrite, WorkerSpec, run_worker
 from erp.fernet.rotation import record_event
-from erp.vault import VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import VaultFile
 
 __all__ = ["DEFAULT_BATCH_SIZE", "ColumnRun", "ReencryptReport", "preflight", "reencrypt"]
 
-DEFAULT_BATCH_SIZE = {"sqlite": 1000, "postgresql": 5000}
+DEFAULT_BATCH_SIZE = {"sqlite": 1000, "postgresql": 1000}
 _SAMPLE_ROWS = 64
 _SETTLE_ROUNDS = 5  # more rounds than this means a range keeps failing: report incomplete
 

@@ -1,15 +1,22 @@
 """One re-encryption worker: take ranges, rotate their rows, write them back.
 
-The crypto runs outside any database lock. On PostgreSQL a worker keeps two connections
-and overlaps the database round trips of one batch (claim, read, COPY, UPDATE, commit, in
-an I/O thread) with the crypto of the next; on SQLite it works batch by batch, since the
-database's share of the time is small there and the driver would hand the GIL back and
-forth for every row.
+The crypto runs outside any database lock, and a transaction carries as many planned ranges
+as :class:`~erp.fernet.reencrypt.sizing.BatchSizer` asks for (about a quarter second of
+crypto, more while commits are slow, less while another writer waits). Each range is
+still marked done in the transaction that rewrites it.
+
+On PostgreSQL a worker keeps two connections and overlaps the database round trips of one
+batch (claim, read, COPY, UPDATE, commit, in an I/O thread) with the crypto of the next.
+On SQLite the rows are written from the main thread (the driver would hand the GIL back
+and forth for every row of an ``executemany`` in a thread), the next batch is read inside
+the same transaction, and only the ``COMMIT`` (one call that waits for ``fsync`` without
+the GIL) runs in a thread, overlapping the next batch's crypto.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +29,7 @@ from erp.fernet.keys import FernetKeyRing
 from erp.fernet.reencrypt.backend import Session
 from erp.fernet.reencrypt.engines import backend_for
 from erp.fernet.reencrypt.jobs import ChunkResult, Job, Range
+from erp.fernet.reencrypt.sizing import BatchSizer, sizer_from_env
 from erp.fernet.reencrypt.targets import DatabaseRef, Target
 
 __all__ = ["BeforeWrite", "Progress", "WorkerSpec", "rotate_rows", "run_worker"]
@@ -32,6 +40,8 @@ BeforeWrite = Callable[[Target, list[tuple[Any, Any]]], None]
 
 Rows = list[tuple[Any, Any]]
 Updates = list[tuple[Any, Any, Any]]
+Part = tuple[Range, Rows]
+Prepared = tuple[Range, Rows, Updates, ChunkResult]
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,7 @@ class _Worker:
         self.rotate = self.rotator.function
         self.fix = _fixer(self.rotate)
         self.limit = self.job.batch_size * 2  # ranges are planned at batch_size rows
+        self.sizer: BatchSizer = sizer_from_env(self.job.batch_size)
         self.progress = progress
         self.before_write = before_write
         self.clock = clock
@@ -113,57 +124,122 @@ class _Worker:
         self.total.add(result)
         self.progress(result)
 
-    def _write(
-        self, session: Session, rng: Range, rows: Rows, updates: Updates, result: ChunkResult
-    ) -> None:
-        """Write one chunk; continue the range if it grew past the cap while we worked."""
-        while True:
-            last = len(rows) < self.limit
-            if self.before_write is not None:
+    def _take(self, session: Session, wanted_rows: int) -> list[Part]:
+        """Claim and read ranges until they hold ``wanted_rows`` (at least one range)."""
+        parts: list[Part] = []
+        held = 0
+        while held < wanted_rows and (rng := session.next_range()) is not None:
+            rows = session.read(rng, None, self.limit)
+            parts.append((rng, rows))
+            held += max(len(rows), 1)
+        return parts
+
+    def _prepare(self, parts: list[Part]) -> tuple[list[Prepared], float]:
+        """The crypto of a batch, and how long it took."""
+        started = time.perf_counter()
+        prepared = [(rng, rows, *self._rotated(rows)) for rng, rows in parts]
+        return prepared, time.perf_counter() - started
+
+    def _write(self, session: Session, prepared: list[Prepared]) -> list[ChunkResult]:
+        """Open the batch's transaction and write every range of it.
+
+        A range that grew past the read cap while we worked is continued chunk by chunk in
+        the same transaction, and marked done with its last chunk.
+        """
+        results: list[ChunkResult] = []
+        if self.before_write is not None:  # before the write lock, as an application would
+            for _rng, rows, _updates, _result in prepared:
                 self.before_write(self.job.target, rows)
-            try:
+        session.begin()
+        for rng, first_rows, first_updates, first_result in prepared:
+            rows, updates, result = first_rows, first_updates, first_result
+            while True:
+                last = len(rows) < self.limit
                 session.write(rng, updates, result, self.fix, last=last, now=self.clock())
-            except Exception as exc:
-                if self.backend.transient(exc):
-                    session.abort()  # the claim is released; the range is taken again later
-                    return
-                raise
+                results.append(result)
+                if last:
+                    break
+                rows = session.read(rng, rows[-1][0], self.limit)
+                updates, result = self._rotated(rows)
+        return results
+
+    @staticmethod
+    def _timed_commit(session: Session) -> float:
+        started = time.perf_counter()
+        session.commit()
+        return time.perf_counter() - started
+
+    def _learn(
+        self, results: list[ChunkResult], crypto: float, commit: float, contended: bool
+    ) -> None:
+        for result in results:
             self._report(result)
-            if last:
-                return
-            rows = session.read(rng, rows[-1][0], self.limit)
-            updates, result = self._rotated(rows)
+        contended = contended or any(r.retried for r in results)
+        self.sizer.observe(sum(r.rows for r in results), crypto, commit, contended=contended)
 
     def run_sequential(self) -> ChunkResult:
+        """One connection; the commit of batch k overlaps the crypto of batch k+1."""
         session = self.backend.session(self.job, self.spec.worker, self.spec.partition)
+        io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="erp-reencrypt-commit")
+        committing: Future[float] | None = None
+        done: tuple[list[ChunkResult], float, bool] = ([], 0.0, False)
         try:
-            while (rng := session.next_range()) is not None:
+            parts = self._take(session, self.sizer.next_rows())
+            while parts:
                 self._alive()
-                rows = session.read(rng, None, self.limit)
-                updates, result = self._rotated(rows)
-                self._write(session, rng, rows, updates, result)
+                prepared, crypto = self._prepare(parts)
+                if committing is not None:
+                    self._learn(done[0], done[1], committing.result(), done[2])
+                    committing = None
+                try:
+                    results = self._write(session, prepared)
+                    contended = session.contended()
+                    parts = self._take(session, self.sizer.next_rows())  # read ahead, in txn
+                except Exception as exc:
+                    if not self.backend.transient(exc):
+                        raise
+                    session.abort()  # the claims are released; the ranges are taken again
+                    parts = self._take(session, self.sizer.next_rows())
+                    continue
+                committing = io.submit(self._timed_commit, session)
+                done = (results, crypto, contended)
+            if committing is not None:
+                self._learn(done[0], done[1], committing.result(), done[2])
         except BaseException:
+            io.shutdown(wait=True, cancel_futures=True)
             session.abort()
             raise
         finally:
+            io.shutdown(wait=True)
             session.close()
         return self.total
+
+    def _write_batch(self, session: Session, prepared: list[Prepared], crypto: float) -> None:
+        """Write and commit one batch (in the I/O thread); a transient error drops it."""
+        try:
+            results = self._write(session, prepared)
+            contended = session.contended()
+            commit = self._timed_commit(session)
+        except Exception as exc:
+            if self.backend.transient(exc):
+                session.abort()  # the claims are released; the ranges are taken again later
+                return
+            raise
+        self._learn(results, crypto, commit, contended)
 
     def run_pipelined(self) -> ChunkResult:
         sessions = [self.backend.session(self.job, self.spec.worker, None) for _ in range(2)]
 
-        def read_next(session: Session) -> tuple[Session, Range, Rows] | None:
-            rng = session.next_range()
-            if rng is None:
-                return None
-            return session, rng, session.read(rng, None, self.limit)
+        def read_next(session: Session, wanted: int) -> tuple[Session, list[Part]] | None:
+            parts = self._take(session, wanted)
+            return (session, parts) if parts else None
 
         # One I/O thread runs its tasks in order: the read of batch k+1 is queued behind
         # the write of batch k-1, which used the same connection.
         io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="erp-reencrypt-io")
         writes: deque[Future[None]] = deque()
         try:
-            pending = io.submit(read_next, sessions[0])
+            pending = io.submit(read_next, sessions[0], self.sizer.next_rows())
             turn = 0
             while True:
                 item = pending.result()
@@ -172,11 +248,11 @@ class _Worker:
                 if item is None:
                     break
                 self._alive()
-                session, rng, rows = item
+                session, parts = item
                 turn += 1
-                pending = io.submit(read_next, sessions[turn % 2])
-                updates, result = self._rotated(rows)
-                writes.append(io.submit(self._write, session, rng, rows, updates, result))
+                pending = io.submit(read_next, sessions[turn % 2], self.sizer.next_rows())
+                prepared, crypto = self._prepare(parts)
+                writes.append(io.submit(self._write_batch, session, prepared, crypto))
             while writes:
                 writes.popleft().result()
         except BaseException:
