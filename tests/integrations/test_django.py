@@ -317,3 +317,27 @@ def test_secret_reads_through_get_secret(monkeypatch: pytest.MonkeyPatch) -> Non
     assert secret("ERP_NOT_CONFIGURED", default=None) is None
     with pytest.raises(SecretNotFound):
         secret("ERP_NOT_CONFIGURED")
+
+
+def test_postgresql_settings_become_a_libpq_url() -> None:
+    """A PostgreSQL DATABASES entry is a postgresql:// URL, odd characters quoted."""
+    from erp.integrations.django.discovery import url_from_settings
+
+    conf = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "erp",
+        "USER": "app",
+        "PASSWORD": "p@ss:w/rd",
+        "HOST": "db.internal",
+        "PORT": "5433",
+    }
+    assert url_from_settings(conf) == "postgresql://app:p%40ss%3Aw%2Frd@db.internal:5433/erp"
+
+
+def test_unsupported_engine_is_a_config_error() -> None:
+    """A MySQL database is named as unsupported, not half-handled."""
+    from erp.errors import ConfigError
+    from erp.integrations.django.discovery import url_from_settings
+
+    with pytest.raises(ConfigError, match="mysql"):
+        url_from_settings({"ENGINE": "django.db.backends.mysql", "NAME": "erp"})

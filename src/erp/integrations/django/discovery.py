@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from erp.errors import ConfigError
 
-__all__ = ["columns_from_django_settings", "database_url", "encrypted_columns"]
+__all__ = [
+    "columns_from_django_settings",
+    "database_url",
+    "encrypted_columns",
+    "url_from_settings",
+]
 
 
 def encrypted_columns(apps: Any = None) -> list[tuple[str, str]]:
@@ -84,7 +90,11 @@ def database_url(alias: str = "default") -> str:
     """
     from django.db import connections
 
-    conf = connections[alias].settings_dict
+    return url_from_settings(connections[alias].settings_dict, alias)
+
+
+def url_from_settings(conf: Mapping[str, Any], alias: str = "default") -> str:
+    """The ``--db`` form of one ``DATABASES`` entry."""
     engine = str(conf.get("ENGINE", ""))
     name = str(conf.get("NAME") or "")
     if engine.endswith("sqlite3"):
