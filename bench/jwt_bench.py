@@ -1,4 +1,4 @@
-"""JWT benchmarks: verify_token against bare PyJWT, warm get_secret, rotation script start-up.
+"""JWT benchmarks: verify_token against bare PyJWT, refusals, warm get_secret, script start-up.
 
 Run: ``python -m bench.jwt_bench`` (``--quick`` for a short run). Every ratio compares two
 figures measured in this same run on this machine.
@@ -7,6 +7,7 @@ figures measured in this same run on this machine.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import subprocess
 import sys
@@ -20,12 +21,13 @@ import jwt
 
 from bench.timing import interleaved, ops_per_second, print_table, ratio, wall_seconds
 from erp.clock import system_clock
-from erp.keyring import KeyRing, RotationPolicy
-from erp.keyring import rotate as rotate_ring
-from erp.rotation.jwt import store_ring
+from erp.errors import InvalidToken
+from erp.jwt.codec import store_ring
+from erp.jwt.keyring import KeyRing, RotationPolicy
+from erp.jwt.keyring import rotate as rotate_ring
 from erp.secrets import SecretResolver, load_jwt_ring
 from erp.security import TokenService
-from erp.vault import VaultFile
+from erp.store.vault import VaultFile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +51,7 @@ def bench_verify(folder: Path, number: int, repeat: int) -> list[tuple[str, str,
         resolver = SecretResolver.from_config(vault.path, environ={})
         service = TokenService(partial(load_jwt_ring, resolver), on_reload=resolver.refresh)
         token = service.issue({"sub": "bench", "scope": "erp:read"}, ttl=timedelta(minutes=30))
-        key = service.ring().active.secret.encode()
+        key = service.ring().active.key_bytes
         service.verify(token)
         bare, ours = interleaved(
             [partial(jwt.decode, token, key, algorithms=["HS256"]), partial(service.verify, token)],
@@ -66,6 +68,47 @@ def bench_verify(folder: Path, number: int, repeat: int) -> list[tuple[str, str,
             )
         )
     return rows
+
+
+def _refuse(service: TokenService, token: str) -> None:
+    try:
+        service.verify(token)
+    except InvalidToken:
+        return
+    raise AssertionError("a hostile token was accepted")
+
+
+def bench_refusals(folder: Path, number: int, repeat: int) -> list[tuple[str, str, str, str]]:
+    """What refusing hostile tokens costs, against verifying a valid small one."""
+    vault = VaultFile(folder / "refusals.json")
+    doc: dict[str, object] = {}
+    store_ring(doc, _ring_of(10))
+    vault.write(doc)
+    resolver = SecretResolver.from_config(vault.path, environ={})
+    service = TokenService(partial(load_jwt_ring, resolver), on_reload=resolver.refresh)
+    valid = service.issue({"sub": "bench"}, ttl=timedelta(minutes=30))
+    rest = valid.partition(".")[2]
+    oversize = valid + "A" * (10 * 1024 * 1024)  # the issue's 10 MB token
+    nested = b'{"alg":"HS256","x":' + b"[" * 2000 + b"]" * 2000 + b"}"  # under the size limit
+    deep = base64.urlsafe_b64encode(nested).rstrip(b"=").decode() + "." + rest
+    forged = valid[:-4] + ("AAAA" if not valid.endswith("AAAA") else "BBBB")
+    service.verify(valid)
+    good, big, deep_header, bad_sig = interleaved(
+        [
+            partial(service.verify, valid),
+            partial(_refuse, service, oversize),
+            partial(_refuse, service, deep),
+            partial(_refuse, service, forged),
+        ],
+        number=number,
+        repeat=repeat,
+    )
+    return [
+        ("verify a valid small token (baseline)", str(good), "1.00", ""),
+        ("refuse a 10 MB token", str(big), f"{ratio(big, good):.2f}x", "> 1x (cheaper)"),
+        ("refuse a deeply nested header", str(deep_header), f"{ratio(deep_header, good):.2f}x", ""),
+        ("refuse a forged signature", str(bad_sig), f"{ratio(bad_sig, good):.2f}x", ""),
+    ]
 
 
 def bench_get_secret(folder: Path, number: int, repeat: int) -> list[tuple[str, str, str, str]]:
@@ -147,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print_table("verify_token vs bare jwt.decode (HS256)", bench_verify(folder, number, repeat))
+        print_table("refusing hostile tokens", bench_refusals(folder, number, repeat))
         print_table("get_secret", bench_get_secret(folder, number, repeat))
         print_table("rotation script wall time", bench_startup(folder, repeat * 3))
     return 0

@@ -329,3 +329,77 @@ def test_reprs_of_library_objects_never_show_secrets(
 def _fresh_resolver() -> None:
     """Each test starts with a new process-wide resolver (no cached vault content)."""
     erp.secrets.reset()
+
+
+ALL_COMMANDS = [
+    ("jwt", "status"),
+    ("jwt", "status", "--json"),
+    ("jwt", "rotate"),
+    ("jwt", "rotate", "--policy", "staged"),
+    ("jwt", "stage"),
+    ("jwt", "promote"),
+    ("jwt", "prune", "--dry-run"),
+    ("jwt", "prune"),
+    ("audit", "verify"),
+    ("audit", "verify", "--json"),
+    ("audit", "repair"),
+]
+
+
+def _error_states(doc: dict[str, Any], secret: str, other: str) -> dict[str, bytes]:
+    """Broken vaults, each holding secrets where a careless message could quote them."""
+    secrets_map = doc["JWT_SECRETS"]
+    return {
+        "cut inside a secret": json.dumps(doc).encode()[: json.dumps(doc).index(secret) + 20],
+        "secret as JWT_SECRET_ID": json.dumps({**doc, "JWT_SECRET_ID": secret}).encode(),
+        "foreign secret as JWT_SECRET_ID": json.dumps({**doc, "JWT_SECRET_ID": other}).encode(),
+        "reversed map": json.dumps(
+            {**doc, "JWT_SECRETS": {v: k for k, v in secrets_map.items()}}
+        ).encode(),
+        "weak value under a secret id": json.dumps(
+            {**doc, "JWT_SECRETS": {secret: "weak"}, "JWT_SECRET_ID": secret}
+        ).encode(),
+        "NaN generation": json.dumps(doc)
+        .replace('"generation": ', '"generation": NaN, "g": ')
+        .encode(),
+        "deep nesting after a secret": json.dumps(doc).encode()[:-1]
+        + b', "x": '
+        + b"[" * 5000
+        + b"]" * 5000
+        + b"}",
+        "secrets not a map": json.dumps(
+            {**doc, "JWT_SECRETS": list(secrets_map.values())}
+        ).encode(),
+        "secret as a key's state": json.dumps(
+            {**doc, "JWT_KEYS": {k: {"state": secret} for k in secrets_map}}
+        ).encode(),
+    }
+
+
+def test_every_command_in_every_error_state_shows_no_secret(
+    world: VaultFile,
+    log: AuditLog,
+    watch: SecretWatch,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each jwt/audit command against each broken vault: no slice of any secret is printed."""
+    monkeypatch.setenv("COLUMNS", "200")
+    good = world.path.read_bytes()
+    doc = json.loads(good)
+    secret = next(iter(doc["JWT_SECRETS"].values()))
+    other = generate_secret()
+    watch.secrets.add(other)
+    for state, broken in _error_states(doc, secret, other).items():
+        for args in ALL_COMMANDS:
+            world.path.write_bytes(broken)
+            _code, out = _cli(capsys, *args)
+            watch.assert_clean(out, f"erp-secrets {' '.join(args)} with {state}")
+            exc = None
+            try:
+                load_ring(world)
+            except ErpError as caught:
+                exc = caught
+            if exc is not None:
+                watch.assert_clean(_error_text(exc), f"load_ring with {state}")
+    world.path.write_bytes(good)
