@@ -9,7 +9,9 @@ with planted secrets of every kind). Both scanners run as a user runs them, as c
 * ``erp-secrets scan --all-files --no-baseline --json``, one process and every core;
 * the commit path: each hook on 1 and 50 staged files, against ``python -c pass``.
 
-Recall on the tree is checked for both (target 1.0 on every kind); target speed-up >= 10x.
+Recall on the tree is checked for both (target 1.0 on every kind); targets: erp-secrets scan
+at least 50x faster than detect-secrets with the same detectors, and its hook under 0.3 s on a
+typical commit (1 to 50 staged files).
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def bench_tree(corpus: Corpus, folder: Path, repeat: int) -> list[tuple[str, str
         (f"detect-secrets scan, project's 8 plugins, {cores} cores ({size}; baseline)",
          str(ds), "1.00", f"recall min {worst_ds:.3f}"),
         (f"erp-secrets scan, {cores} processes", str(ours_all),
-         f"{ds.median / ours_all.median:.1f}x faster", ">= 10x, recall 1.0"),
+         f"{ds.median / ours_all.median:.1f}x faster", ">= 50x, recall 1.0"),
         ("erp-secrets scan, 1 process", str(ours_one),
          f"{ds.median / ours_one.median:.1f}x faster", f"recall min {worst_erp:.3f}"),
     ]  # fmt: skip
@@ -118,10 +120,10 @@ def bench_commit(corpus: Corpus, folder: Path, repeat: int) -> list[tuple[str, s
         staged = python_files[:count]
         ours = _timed([str(BIN / "erp-secrets"), "scan", "--baseline", ".secrets.baseline",
                        *staged], repo, repeat, "erp")  # fmt: skip
-        theirs = _timed([str(BIN / "detect-secrets-hook"), "--baseline", ".secrets.baseline",
-                         "--no-verify", *staged], repo, repeat, "ds")  # fmt: skip
+        ds_hook = [sys.executable, "-m", "erp.scan.ds_hook", "--baseline", ".secrets.baseline"]
+        theirs = _timed([*ds_hook, "--no-verify", *staged], repo, repeat, "ds")
         rows.append((f"erp-secrets scan hook, {count} staged file(s)", str(ours),
-                     f"{ours.median / floor.median:.1f}x floor", "< 1 s"))  # fmt: skip
+                     f"{ours.median / floor.median:.1f}x floor", "< 300 ms"))  # fmt: skip
         rows.append((f"detect-secrets hook, {count} staged file(s)", str(theirs),
                      f"{theirs.median / floor.median:.1f}x floor", ""))  # fmt: skip
     return rows

@@ -335,3 +335,25 @@ def test_configmap_data_is_not_decoded() -> None:
     """Only Secrets hold base64 in data:; a ConfigMap's values are plain text."""
     doc = f"kind: ConfigMap\ndata:\n  note: {_b64('JWT_SECRET=' + testing.jwt_secret())}\n"
     assert found(doc, "cm.yaml") == []
+
+
+# --- the small public API for other checks -----------------------------------------------
+
+
+def test_find_in_text_applies_the_allow_rules_and_filters_kinds() -> None:
+    """find_in_text reports what erp-secrets scan would, optionally for some kinds only."""
+    from erp.scan import find_in_text
+
+    account = testing.aws_account()
+    text = (
+        f"Resource: arn:aws:s3:::bucket\nRole: arn:aws:iam::{account}:role/x\n"
+        "Docs: arn:aws:iam::123456789012:role/x\n"
+        f'FERNET_KEY = "{testing.fernet_key()}"\n'
+        f"Other: arn:aws:iam::{account}:role/y  # pragma: allowlist secret\n"
+    )
+    arns = find_in_text(text, kinds={"aws-arn"})
+    assert [(m.slug, m.line, m.value) for m in arns] == [
+        ("aws-arn", 2, f"arn:aws:iam::{account}:role/x")
+    ]
+    assert [m.slug for m in find_in_text(text)] == ["aws-arn", "fernet-key"]
+    assert account not in repr(arns)

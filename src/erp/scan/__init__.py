@@ -7,6 +7,12 @@
     for finding in report.findings:
         print(finding)          # path:line: detector (slug): redacted value
 
+To check one text (a template, a rendered configuration) for secrets and account ARNs::
+
+    from erp.scan import find_in_text
+    for match in find_in_text(rendered, kinds={"aws-arn"}):
+        print(match.line, match.slug, match.shown)      # the value is match.value
+
 Detectors live in :mod:`erp.scan.detectors`; the allow rules (documentation examples, the
 inline pragma) in :mod:`erp.scan.rules`; detect-secrets plugins and filters in
 :mod:`erp.scan.ds_plugins` and :mod:`erp.scan.ds_filters`, configured by :mod:`erp.scan.ds_config`.
@@ -18,7 +24,16 @@ from __future__ import annotations
 from erp.scan.baseline import Baseline, BaselineError, hash_secret, load_baseline
 from erp.scan.detectors import DETECTORS, Detector, Hit
 from erp.scan.files import GitError, list_files, staged_blobs
-from erp.scan.scanner import Finding, ScanReport, find_secrets, scan_blobs, scan_bytes, scan_files
+from erp.scan.scanner import (
+    Finding,
+    ScanReport,
+    TextMatch,
+    find_in_text,
+    find_secrets,
+    scan_blobs,
+    scan_bytes,
+    scan_files,
+)
 
 __all__ = [
     "DETECTORS",
@@ -29,6 +44,8 @@ __all__ = [
     "GitError",
     "Hit",
     "ScanReport",
+    "TextMatch",
+    "find_in_text",
     "find_secrets",
     "hash_secret",
     "list_files",

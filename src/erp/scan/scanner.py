@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,6 +26,8 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "Finding",
     "ScanReport",
+    "TextMatch",
+    "find_in_text",
     "find_secrets",
     "scan_blobs",
     "scan_bytes",
@@ -101,6 +103,38 @@ class ScanReport:
             "skipped": [{"file": p, "reason": r} for p, r in self.skipped],
             "suppressed": dict(sorted(self.suppressed.items())),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class TextMatch:
+    """A secret or ARN in a text: its kind, line, value (never in ``repr``) and redacted form."""
+
+    slug: str
+    detector: str
+    line: int
+    value: str = field(repr=False)
+    shown: str
+
+
+def find_in_text(
+    text: str | bytes, *, name: str = "", kinds: Collection[str] | None = None
+) -> list[TextMatch]:
+    """Secrets and AWS ARNs in ``text`` that no stated rule allows, in line order.
+
+    The small API for other checks (templates, configuration validators): the detectors of
+    ``erp-secrets scan`` (or only the ``kinds`` given, by slug, e.g. ``{"aws-arn"}``) with the
+    documentation-example, public-account and pragma rules applied; no baseline. ``name`` is
+    the file's base name when there is one (some rules read it).
+    """
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    detectors = [d for d in DETECTORS if kinds is None or d.slug in kinds]
+    source = Text(data, name)
+    out = [
+        TextMatch(detector.slug, detector.name, line, hit.value, hit.shown)
+        for detector, line, hit in _find(source, detectors)
+        if not hit.example and not is_pragma_allowed(source.line(line), source.line(line - 1))
+    ]
+    return sorted(out, key=lambda m: m.line)
 
 
 def find_secrets(
