@@ -9,7 +9,6 @@ never the text, because the text may be a secret.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 __all__ = ["DEFAULT_MAX_DEPTH", "JsonProblem", "loads_object", "nesting_depth"]
@@ -64,17 +63,16 @@ def nesting_depth(text: str | bytes, limit: int) -> int:
     return deepest
 
 
-def loads_object(
-    text: str | bytes,
-    *,
-    max_depth: int = DEFAULT_MAX_DEPTH,
-    object_hook: Callable[[dict[str, Any]], Any] | None = None,
-) -> dict[str, Any]:
-    """The JSON object in ``text``; :class:`JsonProblem` saying what is wrong and where."""
+# built once: json.loads(..., parse_constant=...) would build a decoder on every call
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def loads_object(text: str | bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
+    """The JSON object in ``text`` (bytes must be UTF-8); :class:`JsonProblem` if it is not one."""
     if nesting_depth(text, max_depth) > max_depth:
         raise JsonProblem(f"nested more than {max_depth} levels deep")
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, object_hook=object_hook)
+        value = _DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
     except UnicodeDecodeError:
         raise JsonProblem("not UTF-8 text") from None
     except json.JSONDecodeError as exc:
