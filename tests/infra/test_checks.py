@@ -140,8 +140,10 @@ def test_secret_looking_environment_variables(name: str, value: str, expected: l
 
 
 def test_private_key_anywhere_in_resources_is_found() -> None:
-    """A PEM private key pasted into any property is a literal secret."""
-    pem = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIB" + secrets.token_hex(8)
+    """A PEM private key pasted into any property is a literal secret (the scanner's detector)."""
+    from erp.scan.testing import private_key_pem
+
+    pem = private_key_pem()
     bucket = {"Type": "AWS::S3::Bucket", "Properties": {"Tags": [{"Key": "k", "Value": pem}]}}
     (problem,) = check_template(stack(Bucket=bucket))
     assert problem.rule_id == "E9105"
@@ -205,3 +207,13 @@ def test_rotation_schedule_without_invoke_permission_and_without_depends_on() ->
     assert ids(stack(Fn=function, S=sched, P=permission)) == ["W9107"]
     sched["DependsOn"] = ["P"]
     assert ids(stack(Fn=function, S=sched, P=permission)) == []
+
+
+def test_credentials_the_scanner_knows_are_found_in_templates_too() -> None:
+    """ABIA/ACCA/A3T key ids and Slack triggers/ URLs: the template check reuses the scanner."""
+    from erp.scan.testing import access_key_id, slack_webhook_url
+
+    for value in (access_key_id(prefix="ABIA"), access_key_id(prefix="A3TX"), slack_webhook_url()):
+        bucket = {"Type": "AWS::S3::Bucket", "Properties": {"Tags": [{"Key": "k", "Value": value}]}}
+        (problem,) = check_template(stack(Bucket=bucket))
+        assert problem.rule_id == "E9105"

@@ -100,7 +100,7 @@ def test_deployed_functions_carry_the_templates_handlers_and_settings(emulator: 
         if kind == "AWS::Lambda::Function"
     }
     assert {k: c["Handler"] for k, c in config.items()} == {
-        "RotationFunction": "erp.aws.rotation.lambda_handler",
+        "RotationFunction": "erp.aws.lambda_rotation.lambda_handler",
         "CheckFunction": "erp.alerts.lambda_check.handler",
         "NotifyFunction": "erp.alerts.lambda_notify.handler",
     }

@@ -62,7 +62,8 @@ def test_handlers_import_from_the_zip_alone(package: LambdaPackage, tmp_path: Pa
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "import erp.alerts.lambda_check, erp.alerts.lambda_notify, erp.aws.rotation, jwt;"
-        "from erp.alerts.schedule import parse_schedule_expression as p;"
+        "import erp.aws.lambda_rotation;"
+        "from erp.aws.schedule import parse_schedule_expression as p;"
         "assert p('rate(30 days)').interval.days == 30;"
         "outside = sorted({m.__file__ for m in list(sys.modules.values())"
         "  if getattr(m, '__file__', None) and 'site-packages' in m.__file__});"

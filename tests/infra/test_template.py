@@ -39,7 +39,7 @@ def test_functions_use_the_project_handlers_and_the_packaged_zip(
         for logical_id, resource in resources(good_template, "AWS::Lambda::Function")
     }
     assert handlers == {
-        "RotationFunction": "erp.aws.rotation.lambda_handler",
+        "RotationFunction": "erp.aws.lambda_rotation.lambda_handler",
         "CheckFunction": "erp.alerts.lambda_check.handler",
         "NotifyFunction": "erp.alerts.lambda_notify.handler",
     }
@@ -56,12 +56,14 @@ def test_no_policy_grants_anything_on_every_resource(good_template: dict[str, An
     for logical_id, resource in resources(good_template, "AWS::IAM::Role"):
         for policy in resource["Properties"]["Policies"]:
             for statement in policy["PolicyDocument"]["Statement"]:
+                if "Fn::If" in statement:  # a conditional statement: check its "then" branch
+                    statement = statement["Fn::If"][1]
                 assert statement["Resource"] != "*", (logical_id, statement.get("Sid"))
 
 
 def test_rotation_role_may_touch_only_the_key_ring_secret(good_template: dict[str, Any]) -> None:
     """The four rotation calls, on the one secret."""
-    (statement, _logs) = props(good_template, "RotationFunctionRole")["Policies"][0][
+    (statement, _kms, _logs) = props(good_template, "RotationFunctionRole")["Policies"][0][
         "PolicyDocument"
     ]["Statement"]
     assert statement["Resource"] == {"Ref": "KeyRingSecret"}
@@ -148,3 +150,23 @@ def test_unreadable_template_is_one_clear_error(tmp_path: Path, text: str, fragm
     with pytest.raises(TemplateError, match=fragment) as info:
         load_template(path)
     assert str(path) in str(info.value)
+
+
+def test_a_customer_managed_kms_key_gets_least_privilege_use_through_secrets_manager(
+    good_template: dict[str, Any],
+) -> None:
+    """KmsKeyId: the secret uses it; the rotation role may Decrypt/GenerateDataKey only via SM."""
+    parameter = good_template["Parameters"]["KmsKeyId"]
+    assert parameter["Default"] == ""
+    secret = props(good_template, "KeyRingSecret")
+    assert secret["KmsKeyId"] == {
+        "Fn::If": ["UseCustomerKey", {"Ref": "KmsKeyId"}, {"Ref": "AWS::NoValue"}]
+    }
+    (_sm, kms, _logs) = props(good_template, "RotationFunctionRole")["Policies"][0][
+        "PolicyDocument"
+    ]["Statement"]
+    condition, statement, otherwise = kms["Fn::If"]
+    assert (condition, otherwise) == ("UseCustomerKey", {"Ref": "AWS::NoValue"})
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statement["Resource"] == {"Ref": "KmsKeyId"}
+    assert "kms:ViaService" in statement["Condition"]["StringEquals"]

@@ -2,7 +2,7 @@
 
 AWS emits no event before a rotation is due, so the due date is computed from
 ``DescribeSecret``: ``NextRotationDate`` when AWS reports it, else the rotation rules applied
-to ``LastRotatedDate`` (or ``CreatedDate``), see :mod:`erp.alerts.schedule`. A rotation
+to ``LastRotatedDate`` (or ``CreatedDate``), see :mod:`erp.aws.schedule`. A rotation
 that failed or hangs leaves ``AWSPENDING`` on a version other than ``AWSCURRENT``; once that
 version is older than ``stuck_after`` the next rotation will fail too, so it is reported.
 :func:`assess_secret` is pure; :func:`check_aws_secrets` adds the boto3 calls.
@@ -10,15 +10,18 @@ version is older than ``stuck_after`` the next rotation will fail too, so it is 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from erp.alerts.findings import Condition, Finding, Report, Severity, Subject
-from erp.alerts.schedule import ScheduleError, parse_rotation_rules
+from erp.aws import client as aws_client
+from erp.aws.client import CURRENT, PENDING, AwsSettings
+from erp.aws.errors import ScheduleError
+from erp.aws.schedule import parse_rotation_rules
 from erp.clock import to_iso
+from erp.errors import ErpError
 
 __all__ = [
     "AwsCheckOptions",
@@ -27,8 +30,6 @@ __all__ = [
     "check_aws_secrets",
     "secretsmanager_client",
 ]
-
-CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
 
 
 @dataclass(frozen=True)
@@ -195,19 +196,23 @@ def _pending_findings(
 
 
 def secretsmanager_client(endpoint_url: str | None = None) -> Any:
-    """A boto3 Secrets Manager client (region and credentials from the usual ``AWS_*``)."""
-    import boto3
-
-    endpoint = endpoint_url or os.environ.get("ERP_AWS_ENDPOINT_URL") or None
-    return boto3.client("secretsmanager", endpoint_url=endpoint)
+    """The one Secrets Manager client of :mod:`erp.aws.client` (timeouts, region, credentials)."""
+    settings = AwsSettings.from_env().with_overrides(endpoint_url=endpoint_url)
+    return aws_client.secretsmanager_client(settings)
 
 
-def _error_text(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        error = response.get("Error") or {}
-        return f"{error.get('Code', type(exc).__name__)}: {error.get('Message', '')}".strip()
-    return f"{type(exc).__name__}: {exc}"
+def _error_text(exc: Exception, what: str) -> str:
+    """One sentence for a failed call, through :func:`erp.aws.client.translate_error`."""
+    if isinstance(exc, ErpError):
+        return str(exc)
+    import botocore.exceptions as bce
+
+    if not isinstance(exc, (bce.BotoCoreError, bce.ClientError)):
+        return f"{type(exc).__name__}: {exc}"
+    try:
+        return str(aws_client.translate_error(exc, what=what, where=AwsSettings.from_env().where()))
+    except ErpError as error:  # a malformed ERP_AWS_* setting: say that instead
+        return str(error)
 
 
 def _unreadable(secret_id: str, now: datetime, problem: str) -> Report:
@@ -236,13 +241,14 @@ def check_aws_secrets(
         try:
             client = client()
         except Exception as exc:  # no region, no credentials, no boto3: say so per secret
-            return Report.combine(now, [_unreadable(i, now, _error_text(exc)) for i in ids])
+            problem = _error_text(exc, "creating the Secrets Manager client")
+            return Report.combine(now, [_unreadable(i, now, problem) for i in ids])
     parts: list[Report] = []
     for secret_id in ids:
         try:
             description = client.describe_secret(SecretId=secret_id)
         except Exception as exc:  # botocore errors vary; each becomes one finding
-            parts.append(_unreadable(secret_id, now, _error_text(exc)))
+            parts.append(_unreadable(secret_id, now, _error_text(exc, "DescribeSecret")))
             continue
         versions: list[Mapping[str, Any]] | None
         try:

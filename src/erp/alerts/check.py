@@ -25,15 +25,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from erp._settings import read_float
 from erp.alerts.aws import AwsCheckOptions, check_aws_secrets, secretsmanager_client
 from erp.alerts.delivery import DeliveryResult
 from erp.alerts.findings import Report, Severity
 from erp.alerts.local import LocalCheckOptions, check_vault_file
-from erp.audit import DEFAULT_ROTATION_LOG
 from erp.clock import Clock, system_clock
 from erp.errors import ConfigError
-from erp.keyring import RotationPolicy
-from erp.vault import DEFAULT_VAULT_FILE
+from erp.jwt.keyring import RotationPolicy
+from erp.store.audit import DEFAULT_ROTATION_LOG
+from erp.store.vault import DEFAULT_VAULT_FILE
 
 __all__ = [
     "DEFAULT_DUE_WITHIN_DAYS",
@@ -57,19 +58,6 @@ EXIT_CRITICAL = 4
 """Overdue, failed, unreadable, or a vault file others can read: act now."""
 EXIT_NOT_DELIVERED = 5
 """``--notify`` could not deliver every alert: on-call may not know. Wins over 3 and 4."""
-
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"environment variable {name}={text!r} is not a number") from None
-    if value < 0:
-        raise ConfigError(f"environment variable {name} must not be negative")
-    return value
 
 
 @dataclass(frozen=True)
@@ -101,7 +89,14 @@ class CheckConfig:
         """Build the configuration from the environment; arguments override it."""
         env = os.environ if environ is None else environ
         if due_within_days is None:
-            due_within_days = _number(env, "ERP_CHECK_DUE_WITHIN_DAYS", DEFAULT_DUE_WITHIN_DAYS)
+            due_within_days = read_float(
+                "ERP_CHECK_DUE_WITHIN_DAYS",
+                DEFAULT_DUE_WITHIN_DAYS,
+                minimum=0,
+                maximum=3650,
+                unit="days",
+                env=env,
+            )
         if due_within_days < 0:
             raise ConfigError("--due-within-days must not be negative")
         due_within = timedelta(days=due_within_days)
@@ -111,7 +106,9 @@ class CheckConfig:
         if aws_secret_ids is None:
             text = env.get("ERP_CHECK_AWS_SECRET_IDS") or env.get("ERP_AWS_SECRET_ID") or ""
             aws_secret_ids = [s.strip() for s in text.split(",") if s.strip()]
-        fernet_days = _number(env, "ERP_FERNET_ROTATION_INTERVAL_DAYS", 90.0)
+        fernet_days = read_float(
+            "ERP_FERNET_ROTATION_INTERVAL_DAYS", 90.0, minimum=0, maximum=3650, unit="days", env=env
+        )
         if log_path is None and include_local:
             log_path = Path(env.get("ERP_ROTATION_LOG") or DEFAULT_ROTATION_LOG)
         return cls(

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from erp._settings import read_choice, read_float, read_int
 from erp.alerts.delivery import RetryPolicy, Transport
 from erp.alerts.findings import Severity
 from erp.alerts.pagerduty import DEFAULT_EVENTS_URL, PagerDuty
@@ -45,19 +46,6 @@ def _check_url(url: str, where: str) -> None:
         f"{where} is not an https:// URL (plain http is allowed only to 127.0.0.1); "
         "fix the value where it is stored"
     )
-
-
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    text = env.get(name)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"environment variable {name}={text!r} is not a number") from None
-    if value < minimum:
-        raise ConfigError(f"environment variable {name} must be at least {minimum:g}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -101,18 +89,18 @@ class AlertSettings:
             _check_url(webhook, f"secret {WEBHOOK_NAME}")
         events_url = env.get("ERP_PAGERDUTY_EVENTS_URL") or DEFAULT_EVENTS_URL
         _check_url(events_url, "environment variable ERP_PAGERDUTY_EVENTS_URL")
-        level = (env.get("ERP_ALERT_MIN_SEVERITY") or "warning").strip().lower()
-        try:
-            min_severity = Severity(level)
-        except ValueError:
-            raise ConfigError(
-                f"environment variable ERP_ALERT_MIN_SEVERITY={level!r} is not one of "
-                "info, warning, error, critical"
-            ) from None
+        level = read_choice(
+            "ERP_ALERT_MIN_SEVERITY", "warning", ("info", "warning", "error", "critical"), env=env
+        )
+        min_severity = Severity(level)
         retry = RetryPolicy(
-            max_attempts=int(_number(env, "ERP_ALERT_MAX_ATTEMPTS", 5, 1)),
-            timeout_seconds=_number(env, "ERP_ALERT_TIMEOUT_SECONDS", 10.0, 0.1),
-            budget_seconds=_number(env, "ERP_ALERT_BUDGET_SECONDS", 120.0, 0),
+            max_attempts=read_int("ERP_ALERT_MAX_ATTEMPTS", 5, minimum=1, maximum=100, env=env),
+            timeout_seconds=read_float(
+                "ERP_ALERT_TIMEOUT_SECONDS", 10.0, minimum=0.1, maximum=300, unit="seconds", env=env
+            ),
+            budget_seconds=read_float(
+                "ERP_ALERT_BUDGET_SECONDS", 120.0, minimum=0, maximum=3600, unit="seconds", env=env
+            ),
         )
         return cls(routing_key, webhook, events_url, min_severity, retry)
 

@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from erp.errors import ErpError
+from erp._retry import Backoff
+from erp.alerts.errors import DeliveryFailed
 
 __all__ = [
     "Attempt",
@@ -36,17 +37,6 @@ __all__ = [
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _MAX_EXCERPT = 200
-
-
-class DeliveryFailed(ErpError):
-    """One or more notifications could not be delivered after every retry."""
-
-    def __init__(self, results: Sequence[DeliveryResult]) -> None:
-        self.results = list(results)
-        failed = [r for r in self.results if not r.ok]
-        lines = "; ".join(r.describe() for r in failed[:5])
-        more = f" (+{len(failed) - 5} more)" if len(failed) > 5 else ""
-        super().__init__(f"{len(failed)} notification(s) not delivered: {lines}{more}")
 
 
 @dataclass(frozen=True)
@@ -64,11 +54,9 @@ class RetryPolicy:
             raise ValueError("max_attempts must be at least 1")
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        """The wait after failed attempt number ``attempt`` (1-based)."""
-        backoff = float(self.base_delay_seconds * 2 ** (attempt - 1))
-        if retry_after is not None:
-            backoff = max(backoff, retry_after)
-        return min(backoff, self.max_delay_seconds)
+        """The wait after failed attempt number ``attempt`` (1-based); ``Retry-After`` a floor."""
+        backoff = Backoff(base_seconds=self.base_delay_seconds, max_seconds=self.max_delay_seconds)
+        return backoff.delay_seconds(attempt, retry_after_seconds=retry_after)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from erp.alerts.config import AlertSettings
-from erp.alerts.delivery import DeliveryFailed, DeliveryResult, Transport
+from erp.alerts.delivery import DeliveryResult, Transport
+from erp.alerts.errors import DeliveryFailed, UnknownMessage
 from erp.alerts.events import (
     EventAction,
     actions_for_alarm,
@@ -32,13 +33,9 @@ from erp.alerts.events import (
 )
 from erp.alerts.findings import Report
 from erp.alerts.router import AlertRouter
-from erp.errors import ConfigError, InputError
+from erp.errors import ConfigError
 
 __all__ = ["UnknownMessage", "handler", "messages_of"]
-
-
-class UnknownMessage(InputError):
-    """A message the notifier does not understand (it is named by type, never printed)."""
 
 
 def messages_of(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:

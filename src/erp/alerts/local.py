@@ -18,7 +18,7 @@ from typing import Any
 from erp.alerts.findings import Condition, Finding, Report, Severity, Subject
 from erp.clock import from_iso, to_iso
 from erp.errors import ErpError
-from erp.keyring import KeyRing, RotationPolicy, fingerprint, prune_plan
+from erp.jwt.keyring import KeyRing, RotationPolicy, fingerprint, prune_plan
 
 __all__ = [
     "LocalCheckOptions",
@@ -133,7 +133,7 @@ def check_jwt_ring(
             options.due_within,
             ids,
         )
-    prunable = [(k, when) for k, when in prune_plan(ring, now, policy) if when and when <= now]
+    prunable = [(k, when) for k, when in prune_plan(ring, policy) if when and when <= now]
     if prunable:
         oldest = min(when for _, when in prunable)
         findings.append(
@@ -253,7 +253,7 @@ def check_rotation_log(log_path: Path, head: Mapping[str, Any] | None, now: date
     entry the vault committed but the log lacks (a rotation interrupted after its commit
     point) is a warning, which the next rotation repairs.
     """
-    from erp.audit import AuditLog
+    from erp.store.audit import AuditLog
 
     subject = Subject(local_subject_id("log", log_path), "rotation-log", f"rotation log {log_path}")
     if not log_path.exists() and head is None:
@@ -281,8 +281,8 @@ def check_vault_file(
 ) -> Report:
     """All local checks on one vault file (and its rotation log, when given); a missing
     vault file is not an error (nothing to check)."""
-    from erp.rotation.jwt import ring_from_document
-    from erp.vault import META_KEY, VaultFile
+    from erp.jwt.codec import ring_from_document
+    from erp.store.vault import META_KEY, VaultFile
 
     try:
         st = os.stat(path)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from erp.alerts.delivery import DeliveryResult
 from erp.alerts.findings import Condition, Finding, Report, Severity, dedup_key
 from erp.clock import to_iso
-from erp.vault import VaultFile
+from erp.store.vault import VaultFile
 
 __all__ = [
     "DEFAULT_STATE_FILE",

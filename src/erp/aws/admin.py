@@ -24,7 +24,7 @@ from erp.aws.document import (
 )
 from erp.aws.errors import AwsConfigError, AwsSecretNotFound
 from erp.errors import ErpError, PolicyViolation
-from erp.keyring import KeyRing
+from erp.jwt.keyring import KeyRing
 
 __all__ = ["PushResult", "SecretStatus", "VersionStatus", "push_ring", "secret_status"]
 

@@ -15,11 +15,10 @@ from typing import Any
 
 from erp.aws.errors import SecretFormatError
 from erp.errors import KeyRingError, WeakSecret
-from erp.keyring import Key, KeyRing, KeyState
 
-# The JWT_SECRETS/JWT_SECRET_ID/JWT_KEYS format is owned by the JWT feature; this import moves
-# to its codec (erp.jwt.codec) once that lands.
-from erp.rotation.jwt import ring_from_document, store_ring
+# The JWT_SECRETS/JWT_SECRET_ID/JWT_KEYS format has one owner, the JWT feature's codec.
+from erp.jwt.codec import ring_from_document, store_ring
+from erp.jwt.keyring import Key, KeyRing, KeyState
 
 __all__ = [
     "META",

@@ -50,7 +50,7 @@ from erp.aws.errors import (
 )
 from erp.aws.lambda_rotation import STEPS, RotationHandler
 from erp.clock import Clock, system_clock, to_iso
-from erp.keyring import RotationPolicy
+from erp.jwt.keyring import RotationPolicy
 
 __all__ = [
     "DEFAULT_EVENT_SOURCE",

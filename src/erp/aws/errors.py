@@ -16,6 +16,7 @@ __all__ = [
     "AwsCredentialsMissing",
     "AwsSecretNotFound",
     "AwsUnavailable",
+    "CronError",
     "RotationAbandoned",
     "RotationError",
     "RotationFailed",
@@ -23,6 +24,7 @@ __all__ = [
     "RotationNotEnabled",
     "RotationTestFailed",
     "RotationTokenRefused",
+    "ScheduleError",
     "SecretFormatError",
     "StageNotFound",
 ]
@@ -102,3 +104,14 @@ class RotationInProgress(TransientError):
             f"a rotation is in progress (version {version_id}) for secret {secret_id}; wait for "
             "it to finish, or if it is stuck clear it as docs/aws.md shows, then retry"
         )
+
+
+class ScheduleError(ConfigError):
+    """Rotation rules Secrets Manager would reject (or that cannot be evaluated)."""
+
+
+class CronError(ValueError):
+    """A cron expression Secrets Manager would reject; the message says which field and why.
+
+    A ``ValueError`` (a malformed string), wrapped in :class:`ScheduleError` by the rule parser.
+    """

@@ -41,8 +41,6 @@ import logging
 import os
 import uuid
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from erp._settings import read_bool, read_text
@@ -74,15 +72,14 @@ from erp.aws.errors import (
 from erp.aws.successor import successor_problem
 from erp.clock import Clock, system_clock
 from erp.errors import ErpError, TransientError
-from erp.keyring import KeyRing, KeyState, RotationPolicy, prune, rotate
+from erp.jwt.keyring import KeyRing, RotationPolicy, prune, rotate
+from erp.jwt.rotation import stamp_unknown_retirements
 
 __all__ = ["STEPS", "RotationHandler", "RotationRequest", "lambda_handler"]
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 
 log = logging.getLogger("erp.aws.rotation")
-
-
 
 
 class RotationRequest:
@@ -265,7 +262,7 @@ class RotationHandler:
                 "active": _key(pending_ring),
             }
         now = self.clock()
-        rotated = rotate(_start_unknown_retirements(ring, now), now, self.policy)
+        rotated = rotate(stamp_unknown_retirements(ring, now), now, self.policy)
         pruned = prune(rotated.ring, now, self.policy)
         doc = ring_document(pruned.ring, base=current.document, derived_from=current_id)
         params: dict[str, Any] = {
@@ -448,23 +445,6 @@ class RotationHandler:
             VersionStage=PENDING,
             RemoveFromVersionId=token,
         )
-
-
-def _start_unknown_retirements(ring: KeyRing, now: datetime) -> KeyRing:
-    """Retiring keys of unknown age (a hand-made ring) start their retirement clock now.
-
-    As for the vault file: without a deactivation time a key could never be pruned.
-    """
-    if all(k.deactivated_at is not None for k in ring.keys if k.state is KeyState.RETIRING):
-        return ring
-    return KeyRing(
-        tuple(
-            replace(k, deactivated_at=now)
-            if k.state is KeyState.RETIRING and k.deactivated_at is None
-            else k
-            for k in ring.keys
-        )
-    )
 
 
 def _key(ring: KeyRing) -> dict[str, str]:

@@ -22,7 +22,7 @@ from erp.aws.client import CURRENT, PENDING, PREVIOUS, AwsSettings, secretsmanag
 from erp.aws.document import SecretDocument, merged_ring
 from erp.aws.errors import AwsConfigError
 from erp.aws.successor import successor_problem
-from erp.keyring import KeyRing
+from erp.jwt.keyring import KeyRing
 
 __all__ = ["DEFAULT_REFRESH_SECONDS", "AwsSecretSource"]
 

@@ -15,7 +15,7 @@ it is what one rotation step could have produced from the current ring:
 
 from __future__ import annotations
 
-from erp.keyring import KeyRing, KeyState
+from erp.jwt.keyring import KeyRing, KeyState
 
 __all__ = ["successor_problem"]
 

@@ -11,7 +11,7 @@ import click
 
 from erp.aws.client import AwsSettings, secretsmanager_client
 from erp.cli.common import open_vault, print_json, vault_option
-from erp.keyring import RotationPolicy
+from erp.jwt.keyring import RotationPolicy
 
 __all__ = ["aws_group"]
 
@@ -80,7 +80,7 @@ def push_command(
 ) -> None:
     """Store the vault file's key ring as the secret's AWSCURRENT version."""
     from erp.aws.admin import push_ring
-    from erp.rotation.jwt import load_ring
+    from erp.jwt.rotation import load_ring
 
     vault = open_vault(vault_path)
     ring = load_ring(vault)

@@ -28,8 +28,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from erp.alerts.schedule import check_rotation_rules
+from erp.aws.schedule import check_rotation_rules
 from erp.infra.template import resolve_value, resources
+from erp.scan import find_secrets
+from erp.scan.detectors import by_slug
 
 __all__ = ["RULES", "Problem", "check_template"]
 
@@ -67,11 +69,14 @@ _NOT_SECRET_NAME = re.compile(
 )
 """Names that say what they hold is a reference or a setting: ``ERP_AWS_SECRET_ID``,
 ``MaxTokenTtlSeconds``, ``SecretName``."""
-_SECRET_VALUES = (
-    re.compile(r"https://hooks\.slack\.com/(services|workflows)/\S+"),
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
-    re.compile(r"(?<![A-Za-z0-9/+=])(AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
-)
+_CREDENTIAL_DETECTORS = ("slack-webhook", "private-key", "aws-access-key-id")
+"""The secret scanner's own detectors (one definition, shared with ``erp-secrets scan``)."""
+
+
+def _credential_in(text: str) -> bool:
+    """Whether the scanner finds a credential in ``text`` (documentation examples excepted)."""
+    detectors = [by_slug(slug) for slug in _CREDENTIAL_DETECTORS]
+    return any(not hit.example for _, _, hit in find_secrets(text.encode(), "", detectors))
 
 
 @dataclass(frozen=True)
@@ -223,7 +228,7 @@ def _literal_secret_problems(template: Mapping[str, Any]) -> Iterator[Problem]:
                 "Default and pass the value (or a Secrets Manager ARN) at deploy time",
             )
     for where, text in _walk_strings(template.get("Resources") or {}, ("Resources",)):
-        if any(pattern.search(text) for pattern in _SECRET_VALUES):
+        if _credential_in(text):
             owner = str(where[1]) if len(where) > 1 else "Resources"
             yield Problem(
                 "E9105",

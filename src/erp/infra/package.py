@@ -39,7 +39,12 @@ __all__ = [
 ]
 
 DEFAULT_ZIP = Path("dist/erp-lambda.zip")
-HANDLER_MODULES = ("erp.alerts.lambda_check", "erp.alerts.lambda_notify", "erp.aws.rotation")
+HANDLER_MODULES = (
+    "erp.alerts.lambda_check",
+    "erp.alerts.lambda_notify",
+    "erp.aws.lambda_rotation",
+    "erp.aws.rotation",  # the handler path of templates deployed before the rename
+)
 LAMBDA_DISTRIBUTIONS = ("PyJWT", "filelock")
 RUNTIME_PROVIDED = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"}
