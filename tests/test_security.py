@@ -143,7 +143,10 @@ def test_token_verifies_and_returns_its_claims(clock: FrozenClock) -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     claims=st.dictionaries(
-        st.text(min_size=1, max_size=12).filter(lambda k: k not in ("iat", "exp", "nbf", "aud")),
+        st.text(min_size=1, max_size=12).filter(
+            # registered claims whose type or meaning the service checks have their own tests
+            lambda k: k not in ("iat", "exp", "nbf", "aud", "iss", "sub", "jti")
+        ),
         st.recursive(
             st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
             lambda inner: (
@@ -165,7 +168,7 @@ def test_round_trip_of_any_claims(
     service = _service(lambda: _ring(clock), clock)
     token = service.issue(claims, ttl=timedelta(seconds=ttl_seconds))
     clock.advance(elapsed_seconds)
-    if elapsed_seconds <= ttl_seconds + POLICY.leeway.total_seconds():
+    if elapsed_seconds < ttl_seconds + POLICY.leeway.total_seconds():
         out = service.verify(token)
         assert {k: v for k, v in out.items() if k not in ("iat", "exp")} == claims
     else:
