@@ -341,3 +341,33 @@ def test_unsupported_engine_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="mysql"):
         url_from_settings({"ENGINE": "django.db.backends.mysql", "NAME": "erp"})
+
+
+def test_unique_or_indexed_encrypted_field_fails_the_system_checks(django_project: Path) -> None:
+    """unique=True or db_index=True on an encrypted field is a check error (erp.E001)."""
+    from erp.integrations.django.fields import EncryptedTextField
+
+    for field in (
+        EncryptedTextField(unique=True),
+        EncryptedTextField(db_index=True),
+        EncryptedTextField(primary_key=True),
+    ):
+        field.set_attributes_from_name("ssn")
+        field.model = importlib.import_module("ledger.models").Customer
+        assert "erp.E001" in [e.id for e in field.check()]
+    plain = EncryptedTextField()
+    plain.set_attributes_from_name("ssn")
+    plain.model = importlib.import_module("ledger.models").Customer
+    assert "erp.E001" not in [e.id for e in plain.check()]
+
+
+def test_json_field_form_round_trip(fernet_vault: VaultFile) -> None:
+    """A ModelForm edits the JSON field as JSON and saves it encrypted."""
+    from django.forms import modelform_factory
+
+    model = importlib.import_module("ledger.models").Customer
+    form_class = modelform_factory(model, fields=["name", "ssn", "profile"])
+    form = form_class(data={"name": "eve", "ssn": "9", "profile": '{"tier": "gold"}'})
+    assert form.is_valid(), form.errors
+    saved = form.save()
+    assert customers().get(pk=saved.pk).profile == {"tier": "gold"}

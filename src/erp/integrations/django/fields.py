@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
+from django.core import checks
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import Expression
@@ -24,6 +26,21 @@ __all__ = ["EncryptedField", "EncryptedJSONField", "EncryptedTextField"]
 
 class EncryptedField(models.TextField):  # type: ignore[type-arg]  # stubs need the plugin
     """Base of the encrypted fields: a text column of Fernet tokens."""
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        errors = super().check(**kwargs)
+        # each encryption differs: a unique or indexed ciphertext column constrains nothing
+        for option in ("unique", "db_index"):  # unique is also true of a primary key
+            if getattr(self, option, False):
+                errors.append(
+                    checks.Error(
+                        f"{type(self).__name__} cannot be {option}: every encryption of a "
+                        "value differs, so the database cannot compare them",
+                        obj=self,
+                        id="erp.E001",
+                    )
+                )
+        return errors
 
     def get_lookup(self, lookup_name: str) -> Any:
         return super().get_lookup(lookup_name) if lookup_name == "isnull" else None
@@ -99,3 +116,13 @@ class EncryptedJSONField(EncryptedField):
 
     def value_to_string(self, obj: models.Model) -> str:
         return self.to_plain(self.value_from_object(obj))
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return super().formfield(
+            **{
+                "form_class": forms.JSONField,
+                "encoder": self.encoder,
+                "decoder": self.decoder,
+                **kwargs,
+            }
+        )
