@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -146,7 +146,3 @@ class BearerPolicy:
             raise BearerError(
                 500, None, "token verification is not configured", self.realm
             ) from None
-
-    def claims_from_headers(self, headers: Mapping[str, str]) -> dict[str, Any]:
-        """Like :meth:`claims`, reading ``Authorization`` from a case-insensitive mapping."""
-        return self.claims(headers.get("Authorization"))
