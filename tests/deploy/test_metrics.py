@@ -3,6 +3,8 @@ prometheus_client's own OpenMetrics parser."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -168,3 +170,19 @@ def test_cli_with_nothing_configured_warns_in_metrics_too(
     assert code == 3
     assert pick(samples, "erp_check_subjects") == 0
     assert pick(samples, "erp_check_status") == 3
+
+
+def test_collector_without_prometheus_client_names_the_metrics_extra() -> None:
+    """Registering the collector without prometheus_client is a ConfigError naming [metrics]."""
+    code = (
+        "import sys; sys.modules['prometheus_client'] = None\n"
+        "from erp._extras import MissingExtra\n"
+        "from erp.alerts.check import CheckConfig\n"
+        "from erp.alerts.metrics import ErpCollector\n"
+        "try:\n"
+        "    ErpCollector(CheckConfig())\n"
+        "except MissingExtra as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert "pip install 'erp-secrets[metrics]'" in done.stdout, done.stderr

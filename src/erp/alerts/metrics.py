@@ -98,8 +98,8 @@ def collect(
 
 def _vault_metrics(out: dict[str, Family], path: Path, now: datetime, grace: float) -> None:
     from erp.errors import ErpError
-    from erp.rotation.jwt import ring_from_document
-    from erp.vault import VaultFile
+    from erp.jwt.codec import ring_from_document
+    from erp.store.vault import VaultFile
 
     try:
         doc = VaultFile(path).read()
@@ -125,7 +125,7 @@ def _vault_metrics(out: dict[str, Family], path: Path, now: datetime, grace: flo
 
 def _fernet_keys(out: dict[str, Family], doc: Mapping[str, Any], now: datetime, vault: str) -> None:
     from erp.alerts.local import FERNET_FALLBACKS, FERNET_META, FERNET_PRIMARY
-    from erp.keyring import fingerprint
+    from erp.fingerprint import fingerprint
 
     primary = doc.get(FERNET_PRIMARY)
     if not isinstance(primary, str) or not primary.strip():
@@ -146,8 +146,8 @@ def _fernet_keys(out: dict[str, Family], doc: Mapping[str, Any], now: datetime, 
 
 
 def _log_metrics(out: dict[str, Family], log_path: Path) -> None:
-    from erp.audit import AuditLog
     from erp.errors import ErpError
+    from erp.store.audit import AuditLog
 
     if not log_path.exists():
         return
