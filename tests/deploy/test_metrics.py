@@ -16,12 +16,12 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from erp.alerts.check import CheckConfig, exit_code, run_check
 from erp.alerts.findings import Report
 from erp.alerts.metrics import ErpCollector, collect, render_openmetrics
-from erp.audit import AuditLog, make_entry
 from erp.cli import main
 from erp.clock import FrozenClock
-from erp.keyring import RotationPolicy
-from erp.rotation.jwt import rotate_key
-from erp.vault import VaultFile
+from erp.jwt.keyring import RotationPolicy
+from erp.jwt.rotation import rotate_key
+from erp.store.audit import AuditLog, make_entry
+from erp.store.vault import VaultFile
 
 START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 POLICY = RotationPolicy(max_token_ttl=timedelta(hours=1), leeway=timedelta(seconds=30))

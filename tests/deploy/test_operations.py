@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from erp.audit import AuditLog
 from erp.cli import main
-from erp.rotation.jwt import rotate_key
+from erp.jwt.rotation import rotate_key
 from erp.secrets import SecretResolver, load_jwt_ring
 from erp.security import TokenService
-from erp.vault import VaultFile
+from erp.store.audit import AuditLog
+from erp.store.vault import VaultFile
 
 
 def publish(mount: Path, source: Path, version: str) -> None:
