@@ -20,9 +20,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRATCH = ROOT / ".demo"
+# ERP_DEMO_DIR moves the scratch folder (the tests use a temporary one).
+SCRATCH = Path(os.environ.get("ERP_DEMO_DIR") or ROOT / ".demo").absolute()
 # Secrets set in the environment take precedence over the vault file; the demo shows the file.
 _OVERRIDES = ("JWT_SECRETS", "JWT_SECRET_ID", "FERNET_KEY", "FERNET_FALLBACK_KEYS")
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the checkout when inside it, else as it is."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def local(moment: datetime | str | None) -> str:
@@ -90,9 +96,15 @@ def _fernet_demo() -> Callable[..., Iterable[str]]:
 
 
 def main() -> int:
-    if SCRATCH.exists():
+    marker = SCRATCH / ".erp-demo"
+    if SCRATCH.exists() and any(SCRATCH.iterdir()):
+        # never empty a folder the demo did not make (ERP_DEMO_DIR may point anywhere)
+        if SCRATCH != ROOT / ".demo" and not marker.exists():
+            sys.stderr.write(f"error: {SCRATCH} is not empty and not a demo folder\n")
+            return 2
         shutil.rmtree(SCRATCH)
-    SCRATCH.mkdir()
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    marker.touch()
     vault_path, log_path = SCRATCH / "jwt_secrets.json", SCRATCH / "logs" / "jwt_rotation.log"
     os.environ["ERP_VAULT_FILE"], os.environ["ERP_ROTATION_LOG"] = str(vault_path), str(log_path)
     ignored = [name for name in _OVERRIDES if os.environ.pop(name, None) is not None]
@@ -105,7 +117,7 @@ def main() -> int:
     from erp.vault import META_KEY, VaultFile
 
     print(
-        f"Demo in {SCRATCH.relative_to(ROOT)}/ (a scratch folder, emptied on each run; "
+        f"Demo in {shown(SCRATCH)}/ (a scratch folder, emptied on each run; "
         "the rest of the checkout is not touched). Times are local."
     )
     if ignored:
@@ -119,7 +131,7 @@ def main() -> int:
     rotate_key(vault=vault, log=log)
     first = load_ring(vault).active
     mode = vault.path.stat().st_mode & 0o777
-    say(f"created {vault.path.relative_to(ROOT)} (mode {mode:04o}) with its first key {first.id},")
+    say(f"created {shown(vault.path)} (mode {mode:04o}) with its first key {first.id},")
     say(f"signing since {local(first.activated_at)}")
 
     step(2, "A token signed with that key")
@@ -163,7 +175,7 @@ def main() -> int:
     for line in _fernet_demo()(SCRATCH / "demo.db", vault=vault, log=log):
         say(line)
 
-    step(6, f"The rotation log {log.path.relative_to(ROOT)}")
+    step(6, f"The rotation log {shown(log.path)}")
     for entry in log.entries():
         say(describe(entry))
     head = (vault.read().get(META_KEY) or {}).get("audit")
@@ -174,7 +186,7 @@ def main() -> int:
         else (f"BROKEN: {report.problems}")
     )
     say(f"erp-secrets audit verify: the hash chain of {len(log.entries())} entries is {verdict}")
-    print(f"\nThe files are in {SCRATCH.relative_to(ROOT)}/; `make demo` again starts afresh.")
+    print(f"\nThe files are in {shown(SCRATCH)}/; `make demo` again starts afresh.")
     return 0 if report.ok else 1
 
 
