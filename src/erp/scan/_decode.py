@@ -14,11 +14,11 @@ import binascii
 import re
 from collections.abc import Iterator
 
-from erp.scan._text import Text
+from erp.scan._text import Text, find_all
 
 __all__ = ["encoded_blobs"]
 
-_SECRET_KIND = re.compile(rb"[\"']?kind[\"']?[ \t]*:[ \t]*[\"']?secret[\"']?[ \t]*[,\r\n}]")
+_SECRET_KIND = re.compile(rb"kind[\"']?[ \t]*:[ \t]*[\"']?secret[\"']?[ \t]*[,\r\n}]")
 _DATA = re.compile(rb"^([ \t]*)[\"']?data[\"']?[ \t]*:[ \t]*(\{)?|\"data\"[ \t]*:[ \t]*(\{)", re.M)
 _YAML_ENTRY = re.compile(
     rb"^([ \t]+)[\"']?([\w.-]+)[\"']?[ \t]*:[ \t]*[\"']?([A-Za-z0-9+/]{8,}={0,2})[\"']?[ \t]*\r?$",
@@ -27,8 +27,9 @@ _YAML_ENTRY = re.compile(
 _JSON_ENTRY = re.compile(rb"\"([\w.-]+)\"[ \t]*:[ \t]*\"([A-Za-z0-9+/]{8,}={0,2})\"")
 # kubeconfig and similar: client-key-data, client-certificate-data, ...-data: <base64>.
 _DASH_DATA = re.compile(
-    rb"([\w-]+-data)[\"']?[ \t]*:[ \t]*[\"']?([A-Za-z0-9+/]{16,}={0,2})(?![A-Za-z0-9+/=])"
+    rb"-data[\"']?[ \t]*:[ \t]*[\"']?([A-Za-z0-9+/]{16,}={0,2})(?![A-Za-z0-9+/=])"
 )
+_NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_-")
 _BLOCK_LIMIT = 1 << 20
 
 
@@ -55,12 +56,20 @@ def encoded_blobs(text: Text) -> Iterator[tuple[int, str, bytes]]:
     """(offset of the encoded value, entry name, decoded text to scan) of each blob."""
     lower = text.lower
     data = text.data
-    if b"-data" in lower:
-        for match in _DASH_DATA.finditer(data):
-            decoded = _decoded(match.group(2))
-            if decoded is not None:
-                yield match.start(2), match.group(1).decode(), _as_text(match.group(1), decoded)
-    if b"secret" not in lower or not _SECRET_KIND.search(lower):
+    for index in find_all(lower, b"-data"):
+        match = _DASH_DATA.match(data, index)
+        if match is None:
+            continue
+        start = index
+        while start and lower[start - 1] in _NAME_CHARS:
+            start -= 1
+        name = data[start : index + 5]
+        decoded = _decoded(match.group(1))
+        if decoded is not None:
+            yield match.start(1), name.decode(), _as_text(name, decoded)
+    if b"secret" not in lower or not any(
+        _SECRET_KIND.match(lower, i) for i in find_all(lower, b"kind")
+    ):
         return
     for block in _DATA.finditer(data):
         if block.group(2) is not None or block.group(3) is not None:  # "data": {...}

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from erp.scan._assign import SEPARATOR
 from erp.scan._base import Detector, Hit, redact
-from erp.scan._text import Text
+from erp.scan._text import Text, find_all
 from erp.scan.rules import is_documentation_example, shannon_bits
 
 __all__ = ["JwtSigningSecret"]
@@ -40,13 +40,15 @@ _YAML_PAIR = re.compile(
     re.M,
 )
 _MAP_LIMIT = 65536
+_NESTED_LINES = 40
 _LINE_ENDS = (b"", b"\n", b"\r", b" ", b"\t")
 # A bare value also ends at a CSV comma, an XML tag, or a "\n" escape (env text in JSON).
 _BARE_ENDS = (*_LINE_ENDS, b",", b"<", b"\\")
 
 # A JWT name: jwt_secret, JWT_SIGNING_KEY, jwtSecret, jwt.secret (Spring), SIMPLE_JWT's
 # SIGNING_KEY, HASURA_GRAPHQL_JWT_SECRET ...
-_NAME = re.compile(rb"(?<![a-z0-9])(?:[a-z0-9]+_)*jwt[a-z0-9_.-]*")
+_NAME_TAIL = re.compile(rb"[a-z0-9_.-]*")
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
 _VALUE = re.compile(rb"([^\s\"'`#,;)}\]\\<]{8,512})")
 _QUOTES = frozenset(b"\"'`")
 
@@ -174,11 +176,13 @@ class JwtSigningSecret(Detector):
         if named_file and not _MAP_NAME.search(lower):
             candidates += self._pairs(text.data, 0, len(text.data))
         candidates += self._names(text)
-        if any(hint in lower for hint in _CALL_HINT):
-            candidates += [
-                (m.start(2), text.data[m.start(2) : m.end(2)], 8, True)
-                for m in _CALL.finditer(lower)
-            ]
+        for hint in _CALL_HINT:
+            for index in find_all(lower, hint):
+                call = _CALL.match(lower, index)
+                if call is not None:
+                    candidates.append(
+                        (call.start(2), text.data[call.start(2) : call.end(2)], 8, True)
+                    )
         candidates += self._nested(text)
         candidates += self._sections(text)
         for offset, raw, min_length, quoted in sorted(candidates, key=lambda c: c[0]):
@@ -216,23 +220,23 @@ class JwtSigningSecret(Detector):
         data, lower = text.data, text.lower
         out: list[tuple[int, bytes, int, bool]] = []
         bare_ok = not text.name.lower().endswith(_CODE_SUFFIXES)
-        for name in _NAME.finditer(lower):
-            ident = name.group().rstrip(b"_-.")
+        for start, name_end in _jwt_names(lower):
+            ident = lower[start:name_end].rstrip(b"_-.")
             if b"public" in ident or _MAP_NAME.fullmatch(ident):
                 continue
-            opened = _OBJECT_OPEN.match(lower, name.end())
+            opened = _OBJECT_OPEN.match(lower, name_end)
             if opened is not None:
                 out += _object_members(data, lower, opened.end() - 1)
                 continue
             if not ident.endswith((b"secret", b"key")):
                 continue
-            separator = SEPARATOR.match(lower, name.end())
+            separator = SEPARATOR.match(lower, name_end)
             if separator is None:
                 continue
             value = _VALUE.match(data, separator.end())
             if value is None:
                 continue
-            quote = data[separator.end() - 1] if separator.end() > name.end() else 0
+            quote = data[separator.end() - 1] if separator.end() > name_end else 0
             after = data[value.end(1) : value.end(1) + 1]
             if quote in _QUOTES:
                 closing = data[value.end(1) : value.end(1) + 4].lstrip(b"\\")[:1]
@@ -249,7 +253,11 @@ class JwtSigningSecret(Detector):
             return []
         data, lower = text.data, text.lower
         out: list[tuple[int, bytes, int, bool]] = []
-        for section in _SECTION.finditer(lower):
+        headers = {text.line_start(i) for i in find_all(lower, b"jwt")}
+        for line_start in sorted(headers):
+            section = _SECTION.match(lower, line_start, text.line_end(line_start) + 1)
+            if section is None:
+                continue
             following = data.find(b"\n[", section.end())
             end = len(data) if following < 0 else following
             out += [
@@ -260,21 +268,47 @@ class JwtSigningSecret(Detector):
 
     @staticmethod
     def _nested(text: Text) -> list[tuple[int, bytes, int, bool]]:
+        """Direct children (``secret:``, ``signing_key:`` ...) of a ``jwt``-named YAML key."""
         data = text.data
         out: list[tuple[int, bytes, int, bool]] = []
-        for child in _NESTED_CHILD.finditer(data):
-            indent = len(child.group(1).expandtabs())
-            number = text.line_of(child.start())
-            for back in range(number - 1, max(0, number - 40), -1):
-                parent = _PARENT.match(text.line(back))
-                if parent is None:
-                    continue
-                if len(parent.group(1).expandtabs()) < indent:
-                    if b"jwt" in parent.group(2).lower():
-                        quoted = data[child.start(2) - 1 : child.start(2)] in (b'"', b"'")
-                        out.append((child.start(2), child.group(2), 12, quoted))
+        parents = {text.line_of(i) for i in find_all(text.lower, b"jwt")}
+        for number in sorted(parents):
+            parent = _PARENT.match(text.line(number))
+            if parent is None or b"jwt" not in parent.group(2).lower():
+                continue
+            indent = len(parent.group(1).expandtabs())
+            child_indent = -1
+            for below in range(number + 1, number + _NESTED_LINES):
+                line = text.line(below)
+                if text.line_offset(below) >= len(data):
                     break
+                if not line.strip() or line.lstrip().startswith(b"#"):
+                    continue
+                depth = len(line.expandtabs()) - len(line.expandtabs().lstrip(b" "))
+                if depth <= indent or (child_indent >= 0 and depth < child_indent):
+                    break
+                child_indent = depth if child_indent < 0 else child_indent
+                if depth != child_indent:
+                    continue
+                start = text.line_offset(below)
+                child = _NESTED_CHILD.match(data, start, start + len(line))
+                if child is not None:
+                    quoted = data[child.start(2) - 1 : child.start(2)] in (b'"', b"'")
+                    out.append((child.start(2), child.group(2), 12, quoted))
         return out
+
+
+def _jwt_names(lower: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of each name holding ``jwt``: ``jwt_secret``, ``hasura_graphql_jwt_secret``,
+    ``jwt.secret``; not ``foojwt`` (a word that only contains it)."""
+    for index in find_all(lower, b"jwt"):
+        start = index
+        while start and lower[start - 1] in _WORD:
+            start -= 1
+        if start != index and lower[index - 1] != ord("_"):
+            continue
+        tail = _NAME_TAIL.match(lower, index + 3)
+        yield start, tail.end() if tail else index + 3
 
 
 def _object_members(data: bytes, lower: bytes, opening: int) -> list[tuple[int, bytes, int, bool]]:

@@ -82,6 +82,11 @@ class Text:
         """The line holding ``offset``, without its newline."""
         return self.data[self.line_start(offset) : self.line_end(offset)]
 
+    def line_offset(self, number: int) -> int:
+        """Offset of the first byte of line ``number`` (1-based); the size past the end."""
+        starts = self._starts()
+        return starts[number - 1] if 1 <= number <= len(starts) else len(self.data)
+
     def line(self, number: int) -> bytes:
         """Line ``number`` (1-based), without its newline; empty past the end."""
         starts = self._starts()
