@@ -30,6 +30,8 @@ def _spawn(
         "FERNET_FALLBACK_KEYS": ",".join(reversed(keys[:-1])),  # newest first
         "ERP_VAULT_FILE": str(tmp / "vault.json"),
         "ERP_ROTATION_LOG": str(tmp / "rotation.log"),
+        # Transactions stay a few ranges long, so the kills land all through the pass.
+        "ERP_FERNET_MAX_BATCH_ROWS": "75",
     }
     return subprocess.Popen(
         [

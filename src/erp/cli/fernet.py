@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from erp.cli.common import log_option, open_log, open_vault, print_json, vault_option
-from erp.errors import ConfigError
+from erp.fernet.errors import ColumnsError
 
 __all__ = ["fernet_group"]
 
@@ -76,7 +76,7 @@ def _collect_columns(
     for spec in metadata:
         found += columns_from_metadata(spec)
     if not found:
-        raise ConfigError(
+        raise ColumnsError(
             "name the encrypted columns: --column table.column (repeatable), --config FILE, "
             "or --metadata module:attribute"
         )

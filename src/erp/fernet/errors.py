@@ -18,10 +18,13 @@ from erp.errors import (
 )
 
 __all__ = [
+    "ColumnsError",
     "DatabaseNotFound",
     "DatabaseUnavailable",
+    "DatabaseUrlError",
     "FernetKeyError",
     "FernetTokenExpired",
+    "KeyAlreadyInRing",
     "NoKeyOpens",
     "NotText",
     "RetireRefused",
@@ -36,6 +39,18 @@ __all__ = [
 
 class FernetKeyError(ConfigError):
     """``FERNET_KEY`` or ``FERNET_FALLBACK_KEYS`` is missing or not a valid Fernet key."""
+
+
+class KeyAlreadyInRing(ConfigError):
+    """A rotation to a key the ring already holds: it would retire nothing."""
+
+
+class DatabaseUrlError(ConfigError):
+    """``--db`` names no database re-encryption can work on (another engine, in-memory)."""
+
+
+class ColumnsError(ConfigError):
+    """The encrypted columns are not named, or named wrongly (option, file or metadata)."""
 
 
 class DatabaseNotFound(ConfigError):

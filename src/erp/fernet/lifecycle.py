@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from erp.clock import to_iso
-from erp.errors import ConfigError
+from erp.fernet.errors import FernetKeyError, KeyAlreadyInRing
 from erp.fernet.keys import FernetRingKey
 
 __all__ = [
@@ -175,7 +175,7 @@ def rotate(
 
     ``in_use`` is a key the running services encrypt with that the ring does not hold (a
     ``FERNET_KEY`` set in their environment): it is kept as a fallback too, ahead of the old
-    primary, so nothing it encrypted becomes unreadable. Raises :class:`ConfigError` when
+    primary, so nothing it encrypted becomes unreadable. Raises :class:`KeyAlreadyInRing` when
     ``new`` is already in the ring.
     """
     old = [ring.primary] if ring.primary else []
@@ -184,7 +184,7 @@ def rotate(
         adopted = in_use
         old.insert(0, in_use)
     if new.key in {k.key for k in (*old, *ring.fallbacks)}:
-        raise ConfigError("the new key is already in the ring; rotate to a fresh key")
+        raise KeyAlreadyInRing("the new key is already in the ring; rotate to a fresh key")
     stamp = to_iso(now)
     records = dict(ring.records)
     for key in old:
@@ -214,7 +214,7 @@ def retire(
     this function only records it.
     """
     if ring.primary is None:
-        raise ConfigError("the vault holds no FERNET_KEY; there is nothing to retire towards")
+        raise FernetKeyError("the vault holds no FERNET_KEY; there is nothing to retire towards")
     if not ring.fallbacks:
         return None
     stamp = to_iso(now)

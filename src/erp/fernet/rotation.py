@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from erp.clock import Clock, system_clock, to_iso
-from erp.errors import ConfigError, SecretNotFound
+from erp.errors import SecretNotFound
 from erp.fernet.errors import FernetKeyError, RetireRefused
 from erp.fernet.keys import (
     FALLBACK_NAME,
@@ -97,7 +97,7 @@ def vault_keys(doc: Mapping[str, Any], where: str) -> StoredRing:
     )
     meta = doc.get(META_NAME) or {}
     if not isinstance(meta, dict) or not all(isinstance(v, dict) for v in meta.values()):
-        raise ConfigError(f"{META_NAME} in {where} must be a JSON object of JSON objects")
+        raise FernetKeyError(f"{META_NAME} in {where} must be a JSON object of JSON objects")
     return StoredRing(primary, fallbacks, {k: KeyRecord.from_dict(v) for k, v in meta.items()})
 
 

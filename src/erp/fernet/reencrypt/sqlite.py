@@ -41,6 +41,7 @@ class SqliteSession(Session):
         self._cas = f"UPDATE {t} SET {c} = ? WHERE {k} = ? AND {c} = ?"
         self._current = f"SELECT {k}, {c} FROM {t} WHERE {k} IN "
         self.lock_wait_seconds = 0.0
+        self._solo = partition is None or partition[1] == 1
 
     def next_range(self) -> Range | None:
         return self._ranges.pop() if self._ranges else None
@@ -77,8 +78,10 @@ class SqliteSession(Session):
 
     def contended(self) -> bool:
         # SQLite cannot say who waits for our lock; a long wait for it ourselves means
-        # another writer is active, and it waits for us in turn.
-        return self.lock_wait_seconds > _CONTENDED_WAIT_SECONDS
+        # another writer is active, and it waits for us in turn. With several workers that
+        # writer is usually a sibling, which waits only for our write and commit, not our
+        # crypto: there, only compare-and-swap misses (counted by the worker) say so.
+        return self._solo and self.lock_wait_seconds > _CONTENDED_WAIT_SECONDS
 
     def _now_values(self, cur: Any, updates: list[tuple[Any, Any, Any]]) -> dict[Any, Any]:
         pks = [u[0] for u in updates]

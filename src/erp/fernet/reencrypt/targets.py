@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from erp.errors import ConfigError, ErpError
-from erp.fernet.errors import DatabaseNotFound, DatabaseUnavailable, TargetNotFound
+from erp._io import read_regular_file
+from erp.errors import ErpError
+from erp.fernet.errors import (
+    ColumnsError,
+    DatabaseNotFound,
+    DatabaseUnavailable,
+    DatabaseUrlError,
+    TargetNotFound,
+)
 
 __all__ = [
     "DatabaseLike",
@@ -52,11 +59,11 @@ class DatabaseRef:
             path = rest.split("?", 1)[0]
             path = path[1:] if path.startswith("/") else path
             if not path or path == ":memory:":
-                raise ConfigError("--db must name a SQLite file, not an in-memory database")
+                raise DatabaseUrlError("--db must name a SQLite file, not an in-memory database")
             return cls.sqlite(path)
         if engine in ("postgresql", "postgres"):
             return cls("postgresql", url=f"postgresql://{rest}")
-        raise ConfigError(
+        raise DatabaseUrlError(
             f"--db uses the {engine!r} engine; re-encryption supports SQLite "
             "(sqlite:///path.db or a file path) and PostgreSQL (postgresql://user@host/db)"
         )
@@ -121,6 +128,8 @@ class DatabaseRef:
             ) from None
 
 
+_MAX_CONFIG_BYTES = 1024 * 1024  # a list of column names; anything larger is a mistake
+
 DatabaseLike = DatabaseRef | str | Path
 """What the functions taking a database accept."""
 
@@ -177,16 +186,19 @@ def parse_column(text: str) -> tuple[str, str]:
     """``table.column`` or ``schema.table.column`` -> (table, column)."""
     table, dot, column = text.strip().rpartition(".")
     if not dot or not table or not column:
-        raise ConfigError(f"column {text!r} must be written table.column (or schema.table.column)")
+        raise ColumnsError(f"column {text!r} must be written table.column (or schema.table.column)")
     return table, column
 
 
 def columns_from_config(path: Path) -> list[tuple[str, str]]:
     """Columns listed in a YAML or JSON file: ``columns: [users.ssn, payments.card]``."""
+    data = read_regular_file(path, what="columns config file", max_bytes=_MAX_CONFIG_BYTES)
+    if data is None:
+        raise ColumnsError(f"config file {path} does not exist; check --config")
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise ColumnsError(f"config file {path} is not UTF-8 text") from None
     try:
         if path.suffix == ".json":
             doc = json.loads(text)
@@ -195,10 +207,12 @@ def columns_from_config(path: Path) -> list[tuple[str, str]]:
 
             doc = yaml.safe_load(text)
     except Exception as exc:  # yaml and json raise different types; the message names the spot
-        raise ConfigError(f"config file {path} does not parse: {exc}") from None
+        raise ColumnsError(f"config file {path} does not parse: {exc}") from None
     columns = doc.get("columns") if isinstance(doc, dict) else None
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-        raise ConfigError(f"config file {path} must hold 'columns': a list of table.column strings")
+        raise ColumnsError(
+            f"config file {path} must hold 'columns': a list of table.column strings"
+        )
     return [parse_column(c) for c in columns]
 
 
@@ -208,22 +222,22 @@ def columns_from_metadata(spec: str) -> list[tuple[str, str]]:
 
     module_name, colon, attr = spec.partition(":")
     if not colon or not module_name or not attr:
-        raise ConfigError(f"--metadata {spec!r} must be module:attribute, e.g. app.models:Base")
+        raise ColumnsError(f"--metadata {spec!r} must be module:attribute, e.g. app.models:Base")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"--metadata: cannot import {module_name!r}: {exc}") from None
+        raise ColumnsError(f"--metadata: cannot import {module_name!r}: {exc}") from None
     source = module
     for part in attr.split("."):
         if not hasattr(source, part):
-            raise ConfigError(f"--metadata: {module_name!r} has no attribute {attr!r}")
+            raise ColumnsError(f"--metadata: {module_name!r} has no attribute {attr!r}")
         source = getattr(source, part)
     try:
         found = encrypted_columns(source)
     except TypeError as exc:
-        raise ConfigError(f"--metadata {spec!r}: {exc}") from None
+        raise ColumnsError(f"--metadata {spec!r}: {exc}") from None
     if not found:
-        raise ConfigError(f"--metadata {spec!r} declares no EncryptedType column")
+        raise ColumnsError(f"--metadata {spec!r} declares no EncryptedType column")
     return [(c.table, c.column) for c in found]
 
 
@@ -235,7 +249,7 @@ def _split_table(table: str) -> tuple[str | None, str]:
 def resolve_targets(db: DatabaseRef, columns: Sequence[tuple[str, str]]) -> list[Target]:
     """Check every column against the live schema; one :class:`TargetNotFound` per problem."""
     if not columns:
-        raise ConfigError(
+        raise ColumnsError(
             "name the encrypted columns: --column table.column (repeatable), --config FILE, "
             "or --metadata module:attribute"
         )
