@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -26,6 +27,73 @@ ROOT = Path(__file__).resolve().parent.parent
 def erp_cli() -> Callable[..., CliResult]:
     """Run ``erp-secrets ARGS`` in-process (exit code included), as the console script does."""
     return run_cli
+
+
+@contextlib.contextmanager
+def _read_only(folder: Path) -> Iterator[None]:
+    """Make ``folder`` read-only for the block: a read-only bind mount as root, else chmod."""
+    if os.geteuid() != 0:
+        mode = folder.stat().st_mode
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(mode)
+        return
+    done = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot bind-mount {folder} read-only as root: {done.stderr!r}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@contextlib.contextmanager
+def _small_disk(folder: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs mounted at ``folder`` (needs root), unmounted afterwards."""
+    folder.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"a small tmpfs is needed to fill a disk for real: {done.stderr!r}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def _fill_disk(folder: Path) -> None:
+    """Write a filler file until the file system says ENOSPC."""
+    with contextlib.suppress(OSError), open(folder / "filler", "wb") as fh:
+        while True:
+            fh.write(b"\0" * 4096)
+            fh.flush()
+
+
+ReadOnly = Callable[[Path], contextlib.AbstractContextManager[None]]
+SmallDisk = Callable[[Path], contextlib.AbstractContextManager[Path]]
+FillDisk = Callable[[Path], None]
+
+
+@pytest.fixture
+def read_only() -> ReadOnly:
+    """``with read_only(folder):`` the folder cannot be written (a real read-only mount as root)."""
+    return _read_only
+
+
+@pytest.fixture
+def small_disk() -> SmallDisk:
+    """``with small_disk(path) as folder:`` a real 64 KiB tmpfs (root only, else skip)."""
+    return _small_disk
+
+
+@pytest.fixture
+def fill_disk() -> FillDisk:
+    """``fill_disk(folder)`` writes until the file system is full (ENOSPC)."""
+    return _fill_disk
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +20,9 @@ from erp.store.audit import GENESIS, AuditLog, default_actor, make_entry
 from erp.store.journal import record_change, repair_log
 from erp.store.vault import META_KEY, VaultFile
 
+ReadOnly = Callable[[Path], contextlib.AbstractContextManager[None]]  # conftest fixture
+
 POLICY = RotationPolicy()
-
-
-@contextlib.contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """Make ``folder`` read-only for the block: a read-only bind mount as root, else chmod."""
-    if os.geteuid() != 0:
-        mode = folder.stat().st_mode
-        folder.chmod(0o555)
-        try:
-            yield
-        finally:
-            folder.chmod(mode)
-        return
-    done = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot bind-mount {folder} read-only as root: {done.stderr!r}")
-    try:
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
-        yield
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 def _rotations(vault: VaultFile, log: AuditLog, clock: FrozenClock, count: int) -> None:
@@ -364,7 +344,10 @@ def test_rotation_refuses_when_the_log_was_deleted_and_changes_nothing(
 
 
 def test_read_only_log_folder_stops_rotation_before_the_vault_changes(
-    vault: VaultFile, log: AuditLog, clock: FrozenClock
+    vault: VaultFile,
+    log: AuditLog,
+    clock: FrozenClock,
+    read_only: ReadOnly,
 ) -> None:
     """A log that cannot be appended to is found before the vault is written."""
     _rotations(vault, log, clock, 1)
@@ -401,7 +384,9 @@ def test_log_entries_hold_ids_and_fingerprints_never_secrets(
 
 
 def test_read_only_folder_for_a_new_log_stops_the_first_rotation(
-    tmp_path: Path, clock: FrozenClock
+    tmp_path: Path,
+    clock: FrozenClock,
+    read_only: ReadOnly,
 ) -> None:
     """A log that does not exist yet in a read-only folder is refused before the vault appears."""
     vault = VaultFile(tmp_path / "vault" / "jwt_secrets.json")

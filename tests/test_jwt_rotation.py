@@ -20,7 +20,7 @@ import secrets
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,9 @@ from erp.jwt.rotation import load_ring, prune_keys, rotate_key
 from erp.security import TokenService
 from erp.store.audit import AuditLog
 from erp.store.vault import META_KEY, VaultFile
+
+ReadOnly = Callable[[Path], contextlib.AbstractContextManager[None]]  # conftest fixture
+SmallDisk = Callable[[Path], contextlib.AbstractContextManager[Path]]  # conftest fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "rotate_jwt_secret.py"
@@ -94,42 +97,6 @@ def _assert_one_clear_error(result: subprocess.CompletedProcess[str], *names: st
     for name in names:
         assert name in lines[0]
     return lines[0]
-
-
-@contextlib.contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """Make ``folder`` read-only for the block: a read-only bind mount as root, else chmod."""
-    if os.geteuid() != 0:
-        mode = folder.stat().st_mode
-        folder.chmod(0o555)
-        try:
-            yield
-        finally:
-            folder.chmod(mode)
-        return
-    done = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot bind-mount {folder} read-only as root: {done.stderr!r}")
-    try:
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
-        yield
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
-@contextlib.contextmanager
-def small_disk(folder: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs mounted at ``folder`` (needs root), unmounted afterwards."""
-    folder.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"a small tmpfs is needed to fill a disk for real: {done.stderr!r}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 # -- promise 1: tokens signed with the previous key stay valid until they expire -----------
@@ -449,7 +416,7 @@ def test_rotate_script_refuses_a_log_whose_chain_is_broken(
     assert _state(vault.path, log.path) == before
 
 
-def test_rotate_script_refuses_a_read_only_folder(tmp_path: Path) -> None:
+def test_rotate_script_refuses_a_read_only_folder(tmp_path: Path, read_only: ReadOnly) -> None:
     """A read-only folder gives one error naming the vault; the files keep their bytes."""
     folder = tmp_path / "ro"
     folder.mkdir()
@@ -465,7 +432,10 @@ def test_rotate_script_refuses_a_read_only_folder(tmp_path: Path) -> None:
 
 
 def test_rotate_script_refuses_a_read_only_log_folder_before_changing_the_vault(
-    tmp_path: Path, vault: VaultFile, log: AuditLog
+    tmp_path: Path,
+    vault: VaultFile,
+    log: AuditLog,
+    read_only: ReadOnly,
 ) -> None:
     """A log folder that cannot be written stops the rotation before the vault is touched."""
     assert run_script(cwd=tmp_path).returncode == 0
@@ -476,7 +446,7 @@ def test_rotate_script_refuses_a_read_only_log_folder_before_changing_the_vault(
     assert _state(vault.path, log.path) == before
 
 
-def test_rotate_script_refuses_on_a_full_disk(tmp_path: Path) -> None:
+def test_rotate_script_refuses_on_a_full_disk(tmp_path: Path, small_disk: SmallDisk) -> None:
     """A full file system (a real 64 KiB tmpfs) gives 'the disk is full'; nothing changes."""
     with small_disk(tmp_path / "small") as folder:
         vault, log = folder / "jwt_secrets.json", folder / "logs" / "jwt_rotation.log"

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import stat
-import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,49 +16,9 @@ from erp.errors import ConcurrentChange, VaultCorrupt, VaultWriteError
 from erp.jwt.keyring import generate_secret
 from erp.store.vault import META_KEY, VaultFile, VaultReader
 
-
-@contextlib.contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """Make ``folder`` read-only for the block: a read-only bind mount as root, else chmod."""
-    if os.geteuid() != 0:
-        mode = folder.stat().st_mode
-        folder.chmod(0o555)
-        try:
-            yield
-        finally:
-            folder.chmod(mode)
-        return
-    done = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot bind-mount {folder} read-only as root: {done.stderr!r}")
-    try:
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
-        yield
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
-@contextlib.contextmanager
-def full_disk(folder: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs at ``folder`` (root only); fill it with ``fill_disk``."""
-    folder.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"a small tmpfs is needed to fill a disk for real: {done.stderr!r}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
-def fill_disk(folder: Path) -> None:
-    """Write a filler file until the file system says ENOSPC."""
-    with contextlib.suppress(OSError), open(folder / "filler", "wb") as fh:
-        while True:
-            fh.write(b"\0" * 4096)
-            fh.flush()
+ReadOnly = Callable[[Path], contextlib.AbstractContextManager[None]]  # conftest fixture
+SmallDisk = Callable[[Path], contextlib.AbstractContextManager[Path]]  # conftest fixture
+FillDisk = Callable[[Path], None]  # conftest fixture
 
 
 def _doc() -> dict[str, Any]:
@@ -217,6 +175,7 @@ def test_lock_held_too_long_is_reported_as_a_concurrent_change(vault: VaultFile)
 
 def test_write_into_read_only_folder_fails_clearly_and_changes_nothing(
     vault: VaultFile,
+    read_only: ReadOnly,
 ) -> None:
     """A read-only folder gives VaultWriteError naming the file; the old bytes stay."""
     _write(vault, _doc())
@@ -230,9 +189,11 @@ def test_write_into_read_only_folder_fails_clearly_and_changes_nothing(
     assert vault.path.read_bytes() == before
 
 
-def test_write_on_a_full_disk_fails_clearly_and_changes_nothing(tmp_path: Path) -> None:
+def test_write_on_a_full_disk_fails_clearly_and_changes_nothing(
+    tmp_path: Path, fill_disk: FillDisk, small_disk: SmallDisk
+) -> None:
     """ENOSPC (a real full tmpfs) gives VaultWriteError; the old file and no temp file remain."""
-    with full_disk(tmp_path / "small") as folder:
+    with small_disk(tmp_path / "small") as folder:
         vault = VaultFile(folder / "jwt_secrets.json")
         _write(vault, _doc())
         before = vault.path.read_bytes()
