@@ -340,3 +340,20 @@ def no_secret_in() -> Callable[..., None]:
                 assert key.secret not in text, f"secret of {key.id} leaked"
 
     return check
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run ``erp-secrets`` in-process; returns (exit code, stdout, stderr)."""
+    from erp.cli import main
+
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        code = 0
+        try:
+            main(list(argv))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from erp.audit import AuditLog
-from erp.cli import main
 from erp.clock import FrozenClock
 from erp.keyring import KeyRing
 from erp.rotation.jwt import load_ring, rotate_key
@@ -19,22 +18,6 @@ from erp.vault import VaultFile
 from .conftest import SECRET_NAME, label, stages_of
 
 Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    """Run ``erp-secrets`` in-process; returns (exit code, stdout, stderr)."""
-
-    def invoke(*argv: str) -> tuple[int, str, str]:
-        code = 0
-        try:
-            main(list(argv))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 @pytest.fixture

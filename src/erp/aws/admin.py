@@ -40,6 +40,17 @@ class PushResult:
     keys: list[dict[str, str]]
     active: str
 
+    def as_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape: ids and fingerprints, never a secret."""
+        return {
+            "secret": self.arn,
+            "version_id": self.version_id,
+            "created": self.created,
+            "unchanged": self.unchanged,
+            "active": self.active,
+            "keys": self.keys,
+        }
+
 
 @dataclass(frozen=True)
 class VersionStatus:

@@ -39,7 +39,7 @@ from typing import Any
 
 from erp._retry import Backoff
 from erp.aws.client import CURRENT, PENDING, call, error_code
-from erp.aws.document import encode, parse_version
+from erp.aws.document import parse_version
 from erp.aws.errors import (
     AwsConfigError,
     RotationAbandoned,
@@ -253,14 +253,21 @@ class LocalRotationDriver:
     # -- starting ----------------------------------------------------------------------------
 
     def start(
-        self, secret_id: str, *, token: str | None = None, resume: bool = False, copy: bool = False
+        self,
+        secret_id: str,
+        *,
+        token: str | None = None,
+        resume: bool = False,
+        copy: bool = False,
+        validate: bool = True,
     ) -> RotationClaim:
         """Check ``AWSCURRENT`` and claim the rotation (see the module docstring, steps 1-2).
 
         Errors before the claim (no such secret, wrong region, no credentials, a malformed
         ``AWSCURRENT``) raise one clear ``ErpError`` and write nothing. ``copy`` makes the
         pending version a copy of ``AWSCURRENT`` instead of empty (one of the two shapes of
-        the service's test-only path).
+        the service's test-only path). ``validate=False`` skips the check of ``AWSCURRENT``'s
+        value, as the service does (the strict layer's ``RotateSecret``).
         """
         meta, labels = self._labels(secret_id)
         arn = str(meta.get("ARN") or secret_id)
@@ -271,10 +278,12 @@ class LocalRotationDriver:
             "get_secret_value", SecretId=arn, VersionId=current_id, VersionStage=CURRENT
         )
         where = f"secret {arn} version {current_id} (AWSCURRENT)"
-        current = parse_version(response.get("SecretString"), current_id, where)
-        if current is None:
-            raise SecretFormatError(f"{where} is an empty version; push a key ring")
-        current.require_ring(where)
+        current_text = str(response.get("SecretString") or "")
+        if validate:
+            current = parse_version(response.get("SecretString"), current_id, where)
+            if current is None:
+                raise SecretFormatError(f"{where} is an empty version; push a key ring")
+            current.require_ring(where)
         pending_id = labels.get(PENDING)
         if pending_id is not None and pending_id != current_id:
             if not resume:
@@ -290,7 +299,7 @@ class LocalRotationDriver:
             "VersionStages": [PENDING],
         }
         if copy:
-            params["SecretString"] = encode(current.document)
+            params["SecretString"] = current_text
         try:
             self._call("put_secret_value", **params)
         except AwsConfigError as exc:
@@ -384,14 +393,19 @@ class LocalRotationDriver:
         return outcome(ok=False)
 
     def test_rotation(
-        self, secret_id: str, *, token: str | None = None, copy: bool = False
+        self,
+        secret_id: str,
+        *,
+        token: str | None = None,
+        copy: bool = False,
+        validate: bool = True,
     ) -> RotationOutcome:
         """``RotateSecret`` with ``RotateImmediately=false``: only ``testSecret``, then clean up.
 
         The pending version is empty (or, with ``copy``, a copy of ``AWSCURRENT``); its
         ``AWSPENDING`` label is removed afterwards whatever the result, as the service does.
         """
-        claim = self.start(secret_id, token=token, copy=copy)
+        claim = self.start(secret_id, token=token, copy=copy, validate=validate)
         arn, token = claim.arn, claim.token
         events: list[RotationEvent] = []
         undelivered = self._emit(events, "TestRotationStarted", arn, token, attempt=1)

@@ -95,17 +95,7 @@ def push_command(
         where=settings.where(),
     )
     if as_json:
-        print_json(
-            {
-                "secret": result.arn,
-                "version_id": result.version_id,
-                "created": result.created,
-                "unchanged": result.unchanged,
-                "active": result.active,
-                "keys": result.keys,
-                "vault": str(vault.path),
-            }
-        )
+        print_json({**result.as_dict(), "vault": str(vault.path)})
         return
     if result.unchanged:
         click.echo(f"{result.arn}: AWSCURRENT already holds this key ring; nothing written")

@@ -18,7 +18,7 @@ __all__ = ["infra_group"]
 
 @click.group("infra")
 def infra_group() -> None:
-    """Lint the CloudFormation template and build the Lambda package."""
+    """Lint the CloudFormation template, build the Lambda package, serve the strict emulator."""
 
 
 @infra_group.command("lint")
@@ -120,3 +120,42 @@ def package_command(
         "--stack-name erp-secrets --capabilities CAPABILITY_IAM "
         "--parameter-overrides AlertSecretArn=<ARN of the secret holding the routing key>"
     )
+
+
+@infra_group.command("emulator")
+@click.option(
+    "--upstream",
+    required=True,
+    help="URL of the AWS emulator to put the strict layer in front of (a moto server).",
+)
+@click.option(
+    "--port", default=0, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (0: any free)."
+)
+@click.option(
+    "--rotation-function",
+    "function_arn",
+    default=None,
+    help="Function ARN whose RotateSecret runs the erp rotation Lambda in-process.",
+)
+def emulator_command(upstream: str, port: int, function_arn: str | None) -> None:
+    """Serve the strict Secrets Manager layer (AWS's rules moto lacks) until interrupted."""
+    import threading
+
+    from erp.aws.client import AwsSettings, secretsmanager_client
+    from erp.aws.strict import StrictSecretsManager
+
+    layer = StrictSecretsManager(upstream).start(port)
+    if function_arn:
+        from erp.aws.lambda_rotation import RotationHandler
+
+        settings = AwsSettings.from_env().with_overrides(endpoint_url=layer.url)
+        handler = RotationHandler(secretsmanager_client(settings), where=layer.url)
+        layer.register_lambda(function_arn, handler.handle)
+    click.echo(f"strict layer for {upstream} at {layer.url} (Ctrl-C stops it)")
+    click.echo(f"  export AWS_ENDPOINT_URL={layer.url}")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        layer.stop()
