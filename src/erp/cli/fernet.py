@@ -160,7 +160,8 @@ def rotate_command(vault_path: Path | None, log_path: Path | None, key_stdin: bo
     "--batch-size",
     type=click.IntRange(1, 1_000_000),
     default=None,
-    help="Rows per batch (default: 1000 on SQLite, 5000 on PostgreSQL).",
+    help="Rows per checkpointed range (default: 1000); a transaction carries as many ranges "
+    "as about 0.25 s of crypto (see ERP_FERNET_MAX_BATCH_ROWS).",
 )
 @click.option(
     "--progress",
@@ -377,20 +378,18 @@ def status_command(vault_path: Path | None, db: str | None, as_json: bool) -> No
         click.echo("no Fernet key configured: run 'erp-secrets fernet rotate'")
     for key in status.keys:
         click.echo(f"{key.role:9} {key.fingerprint}  from {key.source}  since {key.since}")
-    for name, record in sorted(status.verified.items()):
-        verdict = "ok" if record.get("ok") else f"{record.get('failing_total')} failing"
-        click.echo(
-            f"verified {name} at {record.get('time')} with {record.get('primary')}: {verdict}"
-        )
+    for record in status.verified:
+        verdict = "ok" if record.ok else f"{record.failing_total} failing"
+        click.echo(f"verified {record.db} at {record.time} with {record.primary}: {verdict}")
     for row in status.passes or []:
         progress = (
-            f"{row['batches_done']}/{row['batches']} batches done"
-            if row["state"] == "running"
-            else f"finished {row['finished'] or '-'}"
+            f"{row.batches_done}/{row.batches} batches done"
+            if row.state == "running"
+            else f"finished {row.finished or '-'}"
         )
         click.echo(
-            f"pass {row['pass']} towards {row['target']}: {row['state']}, {progress}, "
-            f"{row['rows']:,} rows planned, started {row['started']}"
+            f"pass {row.pass_id} towards {row.target}: {row.state}, {progress}, "
+            f"{row.rows:,} rows planned, started {row.started}"
         )
     for note in status.notes:
         click.echo(f"note: {note}")

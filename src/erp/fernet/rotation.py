@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from erp.clock import Clock, system_clock, to_iso
 from erp.errors import SecretNotFound
@@ -49,6 +49,7 @@ __all__ = [
     "FernetStatus",
     "KeyStatus",
     "RetireRefused",
+    "VerifiedRecord",
     "fernet_status",
     "record_event",
     "record_verify",
@@ -58,6 +59,9 @@ __all__ = [
     "store_ring",
     "vault_keys",
 ]
+
+if TYPE_CHECKING:
+    from erp.fernet.reencrypt.jobs import PassOverview
 
 META_NAME = "FERNET_KEY_META"
 VERIFIED_NAME = "FERNET_VERIFIED"
@@ -282,26 +286,50 @@ class KeyStatus:
         return out
 
 
+@dataclass(frozen=True)
+class VerifiedRecord:
+    """What the last verify pass on one database proved (``FERNET_VERIFIED``), no values."""
+
+    db: str
+    ok: bool
+    primary: str | None
+    time: str | None
+    failing_total: int
+    raw: Mapping[str, Any] = field(repr=False, compare=False)  # the stored record, for --json
+
+    @classmethod
+    def from_dict(cls, db: str, raw: Mapping[str, Any]) -> VerifiedRecord:
+        failing = raw.get("failing_total")
+        return cls(
+            db,
+            bool(raw.get("ok")),
+            None if raw.get("primary") is None else str(raw.get("primary")),
+            None if raw.get("time") is None else str(raw.get("time")),
+            failing if isinstance(failing, int) else 0,
+            dict(raw),
+        )
+
+
 @dataclass
 class FernetStatus:
     """What ``erp-secrets fernet status`` shows; never key material."""
 
     vault: str
     keys: list[KeyStatus] = field(default_factory=list)
-    verified: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verified: list[VerifiedRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    passes: list[dict[str, Any]] | None = None
+    passes: list[PassOverview] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The ``--json`` form."""
         out: dict[str, Any] = {
             "vault": self.vault,
             "keys": [k.as_dict() for k in self.keys],
-            "verified": self.verified,
+            "verified": {v.db: dict(v.raw) for v in self.verified},
             "notes": list(self.notes),
         }
         if self.passes is not None:
-            out["passes"] = self.passes
+            out["passes"] = [p.as_dict() for p in self.passes]
         return out
 
 
@@ -310,7 +338,13 @@ def fernet_status(vault: VaultFile | None = None) -> FernetStatus:
     vault = vault or VaultFile()
     doc = vault.read()
     stored = vault_keys(doc, _where(vault))
-    status = FernetStatus(str(vault.path), verified=dict(doc.get(VERIFIED_NAME) or {}))
+    records = doc.get(VERIFIED_NAME) or {}
+    verified = [
+        VerifiedRecord.from_dict(str(db), raw)
+        for db, raw in sorted(records.items())
+        if isinstance(raw, dict)
+    ]
+    status = FernetStatus(str(vault.path), verified=verified)
     try:
         ring = load_fernet_ring(SecretResolver.from_config(vault.path))
     except SecretNotFound:

@@ -22,6 +22,7 @@ __all__ = [
     "ChunkResult",
     "Job",
     "JobTotals",
+    "PassOverview",
     "Range",
     "dump_pk",
     "load_pk",
@@ -132,7 +133,34 @@ def plan_ranges(boundaries: list[Any], total: int, batch_size: int) -> list[Rang
     return out
 
 
-def passes_overview(conn: Any, placeholder: str = "?") -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class PassOverview:
+    """One pass recorded in a database, as ``fernet status --db`` shows it."""
+
+    pass_id: str
+    state: str
+    target: str
+    batches: int
+    rows: int
+    started: str
+    finished: str | None
+    batches_done: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``--json`` form (the keys it has always had)."""
+        return {
+            "pass": self.pass_id,
+            "state": self.state,
+            "target": self.target,
+            "batches": self.batches,
+            "rows": self.rows,
+            "started": self.started,
+            "finished": self.finished,
+            "batches_done": self.batches_done,
+        }
+
+
+def passes_overview(conn: Any, placeholder: str = "?") -> list[PassOverview]:
     """Every pass recorded in a database (newest first), with its batch counts; [] if none."""
     try:
         cur = conn.cursor()
@@ -146,5 +174,7 @@ def passes_overview(conn: Any, placeholder: str = "?") -> list[dict[str, Any]]:
         conn.rollback()
         return []
     conn.rollback()
-    keys = ("pass", "state", "target", "batches", "rows", "started", "finished", "batches_done")
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    return [
+        PassOverview(str(j), str(st), str(t), int(b), int(n), str(c), f, int(d))
+        for j, st, t, b, n, c, f, d in rows
+    ]

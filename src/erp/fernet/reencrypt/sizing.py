@@ -31,7 +31,7 @@ class BatchSizer:
     """Rows for the next transaction, from what the last ones cost (no clock inside)."""
 
     min_rows: int
-    max_rows: int = 10_000
+    max_rows: int = 5_000
     target_seconds: float = 0.25
     commit_share: float = 0.1
     calm_transactions: int = 8
@@ -69,6 +69,6 @@ class BatchSizer:
 
 def sizer_from_env(min_rows: int) -> BatchSizer:
     """A sizer for ranges of ``min_rows``; limits from the environment (named, checked)."""
-    max_rows = read_int(MAX_ROWS_VARIABLE, 10_000, minimum=1, maximum=10_000_000, unit="rows")
+    max_rows = read_int(MAX_ROWS_VARIABLE, 5_000, minimum=1, maximum=10_000_000, unit="rows")
     target = read_float(TARGET_VARIABLE, 0.25, minimum=0.0, maximum=60.0, unit="seconds")
     return BatchSizer(min_rows=min_rows, max_rows=max_rows, target_seconds=target)
