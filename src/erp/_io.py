@@ -155,8 +155,9 @@ def atomic_write_bytes(
     """Replace ``path`` with ``data`` atomically and durably: temp, fsync, rename, fsync dir.
 
     A new file gets ``mode``; an existing regular file keeps its owner and group and its mode
-    bits that ``mode`` allows (when ``keep_existing_mode``): a loose 0644 vault becomes 0600. The rename replaces a symbolic link at ``path`` rather than
-    writing through it. Raises :class:`FileWriteError` (the original file untouched).
+    bits that ``mode`` allows (when ``keep_existing_mode``): a loose 0644 vault becomes 0600.
+    The rename replaces a symbolic link at ``path`` rather than writing through it.
+    Raises :class:`FileWriteError` (the original file untouched).
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
