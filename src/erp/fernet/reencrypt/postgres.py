@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from erp._extras import require
 from erp.fernet.reencrypt.backend import Backend, Fix, Session
 from erp.fernet.reencrypt.jobs import BATCHES, ChunkResult, Job, Range, load_pk, quote, quote_table
 from erp.fernet.reencrypt.targets import Target
@@ -24,9 +25,10 @@ from erp.fernet.reencrypt.targets import Target
 __all__ = ["PostgresBackend"]
 
 _PLAN_LOCK = "erp_fernet_reencrypt_plan"
+# pg_locks, not pg_stat_activity: the latter is a snapshot taken once per transaction.
 _BLOCKED = (
-    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
-    "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid)))"
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted "
+    "AND pg_backend_pid() = ANY(pg_blocking_pids(pid)))"
 )
 
 
@@ -145,7 +147,7 @@ class PostgresBackend(Backend):
     placeholder = "%s"
 
     def connect(self) -> Any:
-        import psycopg
+        psycopg = require("psycopg")  # without the [db] extra: one error naming it
 
         return psycopg.connect(self.db.libpq_url(), connect_timeout=10)
 

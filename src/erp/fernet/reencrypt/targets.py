@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from erp._extras import require
 from erp._io import read_regular_file
 from erp.errors import ErpError
 from erp.fernet.errors import (
@@ -116,7 +117,7 @@ class DatabaseRef:
                 return sqlite3.connect(f"{Path(self.path).as_uri()}?mode=ro", uri=True)
             except sqlite3.Error as exc:
                 raise DatabaseNotFound(f"cannot open {self.display}: {exc}") from None
-        import psycopg
+        psycopg = require("psycopg")  # without the [db] extra: one error naming it
 
         try:
             return psycopg.connect(self.url, connect_timeout=10)
