@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from cryptography.fernet import Fernet
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from erp.errors import ConfigError
 from erp.fernet import FernetRingKey, parse_key
@@ -79,3 +82,31 @@ def test_retire_without_a_primary_is_a_setup_error() -> None:
     """A vault with no FERNET_KEY has nothing to retire towards."""
     with pytest.raises(ConfigError, match="no FERNET_KEY"):
         retire(StoredRing(), NOW, {})
+
+
+@settings(max_examples=50, deadline=None)
+@given(steps=st.lists(st.sampled_from(["rotate", "retire"]), min_size=1, max_size=12))
+def test_any_sequence_keeps_one_primary_and_every_key_recorded(steps: list[str]) -> None:
+    """After any rotate/retire sequence: one primary, fallbacks newest first, all recorded."""
+    ring, moment = StoredRing(), NOW
+    made: list[FernetRingKey] = []
+    for step in steps:
+        moment = moment.replace(minute=(moment.minute + 1) % 60)
+        if step == "rotate":
+            fresh = parse_key(Fernet.generate_key().decode(), "test")
+            ring = rotate(ring, moment, fresh).ring
+            made.append(fresh)
+        elif ring.primary is not None:
+            step_done = retire(ring, moment, {})
+            ring = step_done.ring if step_done is not None else ring
+    if not made:
+        assert ring.primary is None
+        return
+    assert ring.primary == made[-1]
+    assert [k.key for k in ring.keys] == list(dict.fromkeys(k.key for k in ring.keys))
+    order = [made.index(k) for k in ring.fallbacks]
+    assert order == sorted(order, reverse=True)  # newest first
+    assert set(ring.records) == {k.fingerprint for k in made}
+    states = {fp: r.state for fp, r in ring.records.items()}
+    assert states[made[-1].fingerprint] == "primary"
+    assert {states[k.fingerprint] for k in ring.fallbacks} <= {"fallback"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from erp.errors import SettingError
 from erp.fernet.reencrypt.sizing import BatchSizer, sizer_from_env
@@ -56,3 +58,25 @@ def test_limits_come_from_checked_settings(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("ERP_FERNET_TARGET_BATCH_SECONDS", "nan")
     with pytest.raises(SettingError, match="ERP_FERNET_TARGET_BATCH_SECONDS"):
         sizer_from_env(1000)
+
+
+@given(
+    events=st.lists(
+        st.tuples(
+            st.floats(min_value=1e-7, max_value=1e-2),
+            st.floats(min_value=0.0, max_value=10.0),
+            st.booleans(),
+        ),
+        max_size=40,
+    )
+)
+def test_rows_stay_between_one_range_and_the_cap(
+    events: list[tuple[float, float, bool]],
+) -> None:
+    """Whatever the crypto and commit times, a batch holds one range to max_rows rows."""
+    sizer = BatchSizer(min_rows=500, max_rows=7_000)
+    for per_row, commit, contended in events:
+        rows = sizer.next_rows()
+        assert 500 <= rows <= 7_000
+        sizer.observe(rows, rows * per_row, commit, contended=contended)
+    assert 500 <= sizer.next_rows() <= 7_000
