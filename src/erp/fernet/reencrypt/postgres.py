@@ -145,6 +145,7 @@ def _copy_text(updates: list[tuple[Any, Any, Any]]) -> str | None:
 class PostgresBackend(Backend):
     kind = "postgresql"
     placeholder = "%s"
+    claims_in_transaction = True
 
     def connect(self) -> Any:
         psycopg = require("psycopg")  # without the [db] extra: one error naming it
