@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from erp.scan._assign import value_after
 from erp.scan._base import ALNUM, Detector, Hit, redact
-from erp.scan._text import Text, find_all
+from erp.scan._text import BASE64_CLASS, Text, find_all
 from erp.scan.rules import is_allowed_account, is_documentation_example
 
 __all__ = ["AwsAccessKeyId", "AwsArn", "AwsSecretAccessKey"]
@@ -81,10 +81,18 @@ class AwsSecretAccessKey(Detector):
     )
 
     def find(self, text: Text) -> Iterator[Hit]:
+        if not text.has_run(BASE64_CLASS, 40):
+            return  # no 40-character value anywhere
         data = text.data
         seen: set[int] = set()
         lower = text.lower
         for index in find_all(lower, b"secret"):
+            # Fast path: "secret" names a key only before "key" ("_access_key") or after "aws".
+            if (
+                b"key" not in lower[index + 6 : index + 19]
+                and b"aws" not in lower[max(0, index - 5) : index]
+            ):
+                continue
             name = _SECRET_NAME.match(lower, index)
             if name is None:  # pragma: no cover - the pattern starts with the needle
                 continue

@@ -66,6 +66,8 @@ _CALL = re.compile(
     rb"([^\"'`\\\n]{8,512})\1"
 )
 _CALL_HINT = (b"jwt.", b"signwith(", b"signedstring(", b"hmacshakeyfor(", b"algorithm.hmac")
+# Files without "jwt" are looked at only if one of these (fewer, shorter) stands in them.
+_CALL_PREFILTER = (b"nwith(", b"dstring(", b"hmac")
 # An object bound to a JWT name holds its secret in a key/secret member: Hasura's
 # JWT_SECRET='{"type": "HS256", "key": "..."}', SIMPLE_JWT = {"SIGNING_KEY": "..."}, a YAML
 # flow map jwt: {secret: ...}.
@@ -168,7 +170,7 @@ class JwtSigningSecret(Detector):
     def find(self, text: Text) -> Iterator[Hit]:
         lower = text.lower
         named_file = fnmatch.fnmatch(text.name.lower(), "jwt_secrets*.json")
-        if not named_file and b"jwt" not in lower and not any(h in lower for h in _CALL_HINT):
+        if not named_file and b"jwt" not in lower and not any(h in lower for h in _CALL_PREFILTER):
             return
         seen: set[int] = set()
         candidates: list[tuple[int, bytes, int, bool]] = []
@@ -270,31 +272,32 @@ class JwtSigningSecret(Detector):
     def _nested(text: Text) -> list[tuple[int, bytes, int, bool]]:
         """Direct children (``secret:``, ``signing_key:`` ...) of a ``jwt``-named YAML key."""
         data = text.data
+        size = len(data)
         out: list[tuple[int, bytes, int, bool]] = []
-        parents = {text.line_of(i) for i in find_all(text.lower, b"jwt")}
-        for number in sorted(parents):
-            parent = _PARENT.match(text.line(number))
+        parents = {text.line_start(i) for i in find_all(text.lower, b"jwt")}
+        for parent_start in sorted(parents):
+            parent = _PARENT.match(data[parent_start : text.line_end(parent_start)])
             if parent is None or b"jwt" not in parent.group(2).lower():
                 continue
             indent = len(parent.group(1).expandtabs())
             child_indent = -1
-            for below in range(number + 1, number + _NESTED_LINES):
-                line = text.line(below)
-                if text.line_offset(below) >= len(data):
+            start = text.line_end(parent_start) + 1
+            for _ in range(_NESTED_LINES):
+                if start >= size:
                     break
-                if not line.strip() or line.lstrip().startswith(b"#"):
-                    continue
-                depth = len(line.expandtabs()) - len(line.expandtabs().lstrip(b" "))
-                if depth <= indent or (child_indent >= 0 and depth < child_indent):
-                    break
-                child_indent = depth if child_indent < 0 else child_indent
-                if depth != child_indent:
-                    continue
-                start = text.line_offset(below)
-                child = _NESTED_CHILD.match(data, start, start + len(line))
-                if child is not None:
-                    quoted = data[child.start(2) - 1 : child.start(2)] in (b'"', b"'")
-                    out.append((child.start(2), child.group(2), 12, quoted))
+                end = text.line_end(start)
+                line = data[start:end]
+                stripped = line.lstrip(b" \t")
+                if stripped.strip() and not stripped.startswith(b"#"):
+                    depth = len(line.expandtabs()) - len(line.expandtabs().lstrip(b" "))
+                    if depth <= indent or (child_indent >= 0 and depth < child_indent):
+                        break
+                    child_indent = depth if child_indent < 0 else child_indent
+                    child = _NESTED_CHILD.match(data, start, end) if depth == child_indent else None
+                    if child is not None:
+                        quoted = data[child.start(2) - 1 : child.start(2)] in (b'"', b"'")
+                        out.append((child.start(2), child.group(2), 12, quoted))
+                start = end + 1
         return out
 
 

@@ -10,7 +10,7 @@ import bisect
 import re
 from collections.abc import Iterator
 
-__all__ = ["B64URL_MASK", "Text", "find_all"]
+__all__ = ["ALNUM_CLASS", "B64URL_MASK", "BASE64_CLASS", "Text", "find_all"]
 
 _NEWLINE = re.compile(rb"\n")
 
@@ -33,10 +33,23 @@ def _mask_table() -> bytes:
 B64URL_MASK = _mask_table()
 
 
+def _class_table(members: bytes) -> bytes:
+    table = bytearray(b" " * 256)
+    for char in members:
+        table[char] = ord("a")
+    return bytes(table)
+
+
+BASE64_CLASS = _class_table(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+"""Standard base64 characters (AWS secret keys)."""
+ALNUM_CLASS = _class_table(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+"""Letters and digits (PagerDuty routing keys)."""
+
+
 class Text:
     """The content of one file as bytes, with lazily built views and a line index."""
 
-    __slots__ = ("_line_starts", "_lower", "_mask", "data", "name")
+    __slots__ = ("_classes", "_line_starts", "_lower", "_mask", "data", "name")
 
     def __init__(self, data: bytes, name: str = "") -> None:
         self.data = data
@@ -45,6 +58,7 @@ class Text:
         self._lower: bytes | None = None
         self._mask: bytes | None = None
         self._line_starts: list[int] | None = None
+        self._classes: dict[bytes, bytes] = {}
 
     @property
     def lower(self) -> bytes:
@@ -59,6 +73,18 @@ class Text:
         if self._mask is None:
             self._mask = self.data.translate(B64URL_MASK)
         return self._mask
+
+    def has_run(self, table: bytes, length: int) -> bool:
+        """Whether ``length`` consecutive bytes of the class ``table`` (see
+        :data:`BASE64_CLASS`) occur: a value of a fixed length is possible at all.
+
+        Two C-speed passes per file, so a detector can skip a file without looking at each
+        occurrence of its (common) names.
+        """
+        masked = self._classes.get(table)
+        if masked is None:
+            masked = self._classes[table] = self.data.translate(table)
+        return b"a" * length in masked
 
     def _starts(self) -> list[int]:
         if self._line_starts is None:

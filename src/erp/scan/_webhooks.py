@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from erp.scan._assign import value_after
 from erp.scan._base import Detector, Hit, redact
-from erp.scan._text import Text, find_all
+from erp.scan._text import ALNUM_CLASS, Text, find_all
 from erp.scan.rules import is_documentation_example
 
 __all__ = ["PagerDutyRoutingKey", "SlackWebhookUrl"]
@@ -16,8 +16,7 @@ __all__ = ["PagerDutyRoutingKey", "SlackWebhookUrl"]
 # (routing_key, integration-key, service_key, pd_key, PAGERDUTY_..._KEY). The literal "key" is
 # found first and the word before it checked: a regex alternation tried at every offset of the
 # file is ten times slower.
-_KEY = re.compile(rb"key")
-_PD_WORD = re.compile(rb"(?:routing|integration|service|pd)[_-]?$")
+_PD_WORDS = (b"routing", b"integration", b"service", b"pd")
 _PD_VENDOR = re.compile(rb"pagerduty[a-z_-]{0,24}key")
 _PD_NAME_TAIL = re.compile(rb"[\w.-]{0,20}")
 _PD_VALUE = re.compile(rb"([A-Za-z0-9]{32})(?![A-Za-z0-9])")
@@ -42,6 +41,14 @@ _GLUE = re.compile(rb"[\"'`][ \t]*(?:\+|\.|&)?[ \t]*(?:\\?\r?\n[ \t]*)?[rbuf]?[\
 _SLACK_REACH = 400
 
 
+def _pd_word_before(lower: bytes, index: int) -> bool:
+    """``routing``/``integration``/``service``/``pd`` (and one ``_`` or ``-``) end at ``index``."""
+    before = lower[max(0, index - 12) : index]
+    if before[-1:] in (b"_", b"-"):
+        before = before[:-1]
+    return before.endswith(_PD_WORDS)
+
+
 def _routing_key_shape(value: str) -> bool:
     return (
         any(c.isdigit() for c in value)
@@ -60,16 +67,12 @@ class PagerDutyRoutingKey(Detector):
     )
 
     def find(self, text: Text) -> Iterator[Hit]:
+        if not text.has_run(ALNUM_CLASS, 32):
+            return  # no 32-character value anywhere
         lower = text.lower
-        if b"key" not in lower and b"pagerduty" not in lower and b"apisession(" not in lower:
-            return
         data = text.data
         seen: set[int] = set()
-        ends = [
-            key.end()
-            for key in _KEY.finditer(lower)
-            if _PD_WORD.search(lower, max(0, key.start() - 12), key.start()) is not None
-        ]
+        ends = [index + 3 for index in find_all(lower, b"key") if _pd_word_before(lower, index)]
         if b"pagerduty" in lower:
             ends += [
                 name.end()

@@ -11,7 +11,7 @@ import os
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from erp.scan._base import Detector, Hit
@@ -168,7 +168,7 @@ def _find(text: Text, detectors: Sequence[Detector]) -> Iterator[tuple[Detector,
 def scan_bytes(data: bytes, path: str) -> ScanReport:
     """Scan one file's content; documentation examples and pragma lines are suppressed."""
     report = ScanReport(files_scanned=1, bytes_scanned=len(data))
-    text = Text(data, PurePosixPath(path).name)
+    text = Text(data, path.rsplit("/", 1)[-1])
     for detector, line, hit in _find(text, DETECTORS):
         if hit.example:
             report.suppressed["example"] += 1
@@ -228,7 +228,7 @@ def scan_files(
 
     ``jobs`` 0 means one process per CPU when there are enough files to pay for it.
     """
-    names = [PurePosixPath(Path(p)).as_posix() for p in paths]
+    names = [os.path.normpath(os.fspath(p)).replace(os.sep, "/") for p in paths]
     if jobs <= 0:
         jobs = (os.cpu_count() or 1) if len(names) >= _PARALLEL_MIN_FILES else 1
     report = ScanReport()
