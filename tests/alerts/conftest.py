@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from erp.alerts.delivery import RetryPolicy, Transport
-from erp.alerts.testing import FakeTime, Receiver
+from erp.testing.alerts import FakeTime, Receiver
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from erp.alerts.testing import Receiver, Reply
 from erp.audit import AuditLog
 from erp.cli import main
 from erp.clock import FrozenClock
 from erp.keyring import RotationPolicy
 from erp.rotation.jwt import rotate_key
+from erp.testing.alerts import Receiver, Reply
 from erp.vault import VaultFile
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from erp.alerts.delivery import RetryPolicy, Transport
-from erp.alerts.testing import FakeTime, Receiver, Reply
+from erp.testing.alerts import FakeTime, Receiver, Reply
 
 
 def post(transport: Transport, url: str, secrets: list[str] | None = None) -> object:

@@ -17,9 +17,9 @@ from erp.alerts.lambda_check import handler as check_handler
 from erp.alerts.lambda_check import report_messages
 from erp.alerts.lambda_notify import UnknownMessage, messages_of
 from erp.alerts.lambda_notify import handler as notify_handler
-from erp.alerts.testing import Receiver, Reply, pagerduty_pages
 from erp.clock import FrozenClock
 from erp.errors import ConfigError
+from erp.testing.alerts import Receiver, Reply, pagerduty_pages
 
 ACCOUNT = "1" * 12
 

@@ -14,8 +14,8 @@ from erp.alerts.findings import Condition, Finding, Report, Severity, Subject
 from erp.alerts.pagerduty import PagerDuty
 from erp.alerts.router import AlertRouter, AlertState
 from erp.alerts.slack import Slack
-from erp.alerts.testing import Receiver, Reply, pagerduty_pages
 from erp.errors import ConfigError, SecretNotFound
+from erp.testing.alerts import Receiver, Reply, pagerduty_pages
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DUE = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)

@@ -14,7 +14,6 @@ import pytest
 from erp.alerts.delivery import RetryPolicy, Transport
 from erp.alerts.lambda_check import handler as check_handler
 from erp.alerts.lambda_notify import handler as notify_handler
-from erp.alerts.testing import Receiver
 from erp.clock import FrozenClock
 from erp.infra.emulator import (
     EMULATOR_UNSUPPORTED,
@@ -25,6 +24,7 @@ from erp.infra.emulator import (
     verify_resources,
 )
 from erp.infra.package import build_lambda_zip, package_template
+from erp.testing.alerts import Receiver
 
 EXCLUDED = {
     "KeyRingSecret": "AWS::SecretsManager::Secret",

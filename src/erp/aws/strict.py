@@ -100,6 +100,7 @@ class StrictSecretsManager:
         """Rotation events in the order the service would emit them (name, secret, token)."""
         self._lambdas: dict[str, Invoke] = {}
         self._lock = threading.RLock()
+        self._local = threading.local()
         self._empty: set[tuple[str, str]] = set()
         self._rotations: dict[str, _Rotation] = {}
         self._server: ThreadingHTTPServer | None = None
@@ -190,24 +191,38 @@ class StrictSecretsManager:
             self._own_client = self._boto(self.url)
         return self._own_client
 
+    def _connection(self, fresh: bool = False) -> http.client.HTTPConnection:
+        """This thread's kept-alive connection to the emulator (one TCP set-up per client)."""
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is None or fresh:
+            if connection is not None:
+                connection.close()
+            connection = http.client.HTTPConnection(*self._target, timeout=60)
+            self._local.connection = connection
+        return connection
+
     def _forward(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        connection = http.client.HTTPConnection(*self._target, timeout=60)
-        try:
-            sent = {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
-            sent["Content-Length"] = str(len(body))
-            connection.request(method, path, body=body, headers=sent)
-            response = connection.getresponse()
-            data = response.read()
+        sent = {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
+        sent["Content-Length"] = str(len(body))
+        for attempt in (1, 2):
+            connection = self._connection(fresh=attempt == 2)
+            try:
+                connection.request(method, path, body=body, headers=sent)
+                response = connection.getresponse()
+                data = response.read()
+            except (http.client.HTTPException, OSError):
+                if attempt == 2:
+                    raise
+                continue  # the emulator closed a kept-alive connection: once more, fresh
             kept = [
                 (k, v)
                 for k, v in response.getheaders()
                 if k.lower() not in _HOP_BY_HOP and k.lower() != "content-length"
             ]
             return response.status, kept, data
-        finally:
-            connection.close()
+        raise AssertionError("unreachable")
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from erp.errors import ConfigError
+from erp.infra.errors import StrictDeployError
 from erp.infra.template import dump_template, resources
 
 __all__ = [
@@ -40,10 +40,6 @@ EMULATOR_UNSUPPORTED: Mapping[str, str] = {
     "AWS::Serverless::*": "moto does not expand the SAM transform",
 }
 """Resource types the emulator skips, and why each is acceptable."""
-
-
-class StrictDeployError(ConfigError):
-    """The emulator skipped a resource or output that is not a known exclusion."""
 
 
 @dataclass(frozen=True)

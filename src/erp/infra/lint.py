@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from erp.errors import ConfigError
+from erp.infra.errors import TemplateInvalid
 
 __all__ = ["RULES_MODULE", "LintProblem", "LintReport", "TemplateInvalid", "lint_template"]
 
 RULES_MODULE = "erp.infra.cfnlint_rules"
-
-
-class TemplateInvalid(ConfigError):
-    """The template has lint errors (listed before this is raised)."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from erp.errors import ConfigError
+from erp.infra.errors import TemplateError
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -35,10 +35,6 @@ _FUNCTIONS = {
     "Sub", "Transform", "And", "Equals", "If", "Not", "Or", "Contains", "EachMemberEquals",
     "EachMemberIn", "RefAll", "ValueOf", "ValueOfAll", "Length", "ToJsonString",
 }  # fmt: skip
-
-
-class TemplateError(ConfigError):
-    """The template file cannot be read as a CloudFormation template."""
 
 
 class _Loader(yaml.SafeLoader):
