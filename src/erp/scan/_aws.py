@@ -20,8 +20,9 @@ _KEY_ID_MIN_DISTINCT = 6
 _SECRET_NAME = re.compile(rb"secret(?:[_-]?access)?[_-]?key|secret")
 # A few more name characters may follow (AWS_SECRET_ACCESS_KEY_ID is rare; _VALUE, Token ...).
 _NAME_TAIL = re.compile(rb"[\w.-]{0,20}")
-_SECRET_VALUE = re.compile(rb"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
-_FORTY = re.compile(rb"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+# Not part of a longer token, url-safe ones included (a JWT secret holds "-" and "_").
+_SECRET_VALUE = re.compile(rb"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=_-])")
+_FORTY = re.compile(rb"(?<![A-Za-z0-9/+=_-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_-])")
 # After an access key id, its secret key follows within a few lines (CSV rows, positional
 # arguments of a multi-line constructor call, an STS response, a Terraform state's
 # aws_iam_access_key attributes: "id", "key_fingerprint", "pgp_key", "secret").

@@ -19,7 +19,7 @@ __all__ = ["PagerDutyRoutingKey", "SlackWebhookUrl"]
 _PD_WORDS = (b"routing", b"integration", b"service", b"pd")
 _PD_VENDOR = re.compile(rb"pagerduty[a-z_-]{0,24}key")
 _PD_NAME_TAIL = re.compile(rb"[\w.-]{0,20}")
-_PD_VALUE = re.compile(rb"([A-Za-z0-9]{32})(?![A-Za-z0-9])")
+_PD_VALUE = re.compile(rb"([A-Za-z0-9]{32})(?![A-Za-z0-9_-])")
 # The US and EU Events API hosts; the key is the path segment after /integration/.
 _PD_URL = re.compile(
     rb"events\.(?:eu\.)?pagerduty\.com/(?:integration|x-ere)/([A-Za-z0-9]{32})(?![A-Za-z0-9])"
