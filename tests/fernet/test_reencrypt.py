@@ -81,9 +81,14 @@ def test_unreadable_row_is_reported_left_untouched_and_the_rest_finished(
 
 
 def test_killed_run_resumes_without_redoing_finished_batches(
-    any_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+    any_table: TableFactory,
+    new_key: KeyFactory,
+    vault: VaultFile,
+    log: AuditLog,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A run that stops after some batches resumes the same pass; done batches stay as written."""
+    monkeypatch.setenv("ERP_FERNET_MAX_BATCH_ROWS", "50")  # one range a transaction
     old, new = new_key(), new_key()
     table = any_table(200, old)
     ring = FernetKeyRing.from_keys(new, [old])

@@ -185,6 +185,8 @@ class Backend(ABC):
 
     kind: str
     placeholder: str
+    claims_in_transaction: bool = False
+    """Whether a claimed range stays claimed only until the transaction ends (row locks)."""
 
     def __init__(self, db: DatabaseRef) -> None:
         self.db = db

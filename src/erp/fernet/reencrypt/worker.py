@@ -8,9 +8,9 @@ still marked done in the transaction that rewrites it.
 On PostgreSQL a worker keeps two connections and overlaps the database round trips of one
 batch (claim, read, COPY, UPDATE, commit, in an I/O thread) with the crypto of the next.
 On SQLite the rows are written from the main thread (the driver would hand the GIL back
-and forth for every row of an ``executemany`` in a thread), the next batch is read inside
-the same transaction, and only the ``COMMIT`` (one call that waits for ``fsync`` without
-the GIL) runs in a thread, overlapping the next batch's crypto.
+and forth for every row of an ``executemany`` in a thread), the next batch is read before
+the write lock is taken, and only the ``COMMIT`` (one call that waits for ``fsync``
+without the GIL) runs in a thread, overlapping the next batch's crypto.
 """
 
 from __future__ import annotations
@@ -178,9 +178,16 @@ class _Worker:
         self.sizer.observe(sum(r.rows for r in results), crypto, commit, contended=contended)
 
     def run_sequential(self) -> ChunkResult:
-        """One connection; the commit of batch k overlaps the crypto of batch k+1."""
+        """One connection, batch after batch.
+
+        Where a claim is only a place in this worker's own list (SQLite), the next batch is
+        read between two write transactions and the ``COMMIT`` runs in a thread while the
+        next batch's crypto runs. Where claims are row locks that end with the transaction
+        (PostgreSQL without the pipeline), each batch commits before the next is claimed.
+        """
         session = self.backend.session(self.job, self.spec.worker, self.spec.partition)
         io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="erp-reencrypt-commit")
+        overlap = not self.backend.claims_in_transaction
         committing: Future[float] | None = None
         done: tuple[list[ChunkResult], float, bool] = ([], 0.0, False)
         try:
@@ -191,18 +198,23 @@ class _Worker:
                 if committing is not None:
                     self._learn(done[0], done[1], committing.result(), done[2])
                     committing = None
+                ahead = self._take(session, self.sizer.next_rows()) if overlap else []
                 try:
                     results = self._write(session, prepared)
                     contended = session.contended()
-                    parts = self._take(session, self.sizer.next_rows())  # read ahead, in txn
                 except Exception as exc:
                     if not self.backend.transient(exc):
                         raise
                     session.abort()  # the claims are released; the ranges are taken again
-                    parts = self._take(session, self.sizer.next_rows())
+                    parts = ahead or self._take(session, self.sizer.next_rows())
                     continue
-                committing = io.submit(self._timed_commit, session)
-                done = (results, crypto, contended)
+                if overlap:
+                    committing = io.submit(self._timed_commit, session)
+                    done = (results, crypto, contended)
+                    parts = ahead
+                else:
+                    self._learn(results, crypto, self._timed_commit(session), contended)
+                    parts = self._take(session, self.sizer.next_rows())
             if committing is not None:
                 self._learn(done[0], done[1], committing.result(), done[2])
         except BaseException:
