@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -80,3 +82,43 @@ def test_both_hooks_select_the_same_files(repo: Repo) -> None:
     erp_files = {str(Path(f.path).relative_to(repo.path)) for f in ours.findings}
     assert ds_files == erp_files == set(NAMES)
     assert [reason for _, reason in ours.skipped] == ["binary"]
+
+
+def _ppk() -> str:
+    body = base64.b64encode(os.urandom(600)).decode()
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return (
+        "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: deploy\n"
+        f"Public-Lines: 1\nAAAAC3NzaC1lZDI1NTE5AAAAI\nPrivate-Lines: {len(lines)}\n"
+        + "\n".join(lines)
+        + "\nPrivate-MAC: 00ff\n"
+    )
+
+
+def _ssh2() -> str:
+    body = base64.b64encode(os.urandom(600)).decode()
+    return (
+        '---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: "rsa-key"\n'
+        + "\n".join(body[i : i + 70] for i in range(0, len(body), 70))
+        + "\n---- END SSH2 ENCRYPTED PRIVATE KEY ----\n"
+    )
+
+
+def _k8s_secret() -> str:
+    encoded = base64.b64encode(testing.secret_access_key().encode()).decode()
+    return f"kind: Secret\ndata:\n  aws_secret_access_key: {encoded}\n"
+
+
+def test_both_hooks_find_putty_ssh2_and_kubernetes_secrets(repo: Repo) -> None:
+    """PuTTY .ppk, ssh.com SSH2 keys and base64 in a Secret's data: blocked by both hooks."""
+    repo.run("erp-secrets", "scan", "--init-baseline")
+    files = {"deploy.ppk": _ppk(), "id_ssh2": _ssh2(), "k8s/secret.yaml": _k8s_secret()}
+    for name, content in files.items():
+        repo.write(name, content)
+    code, output = _ds_hook(repo, *files)
+    assert code == 1
+    assert output.count("Private Key Block") == 2
+    assert "AWS Secret Access Key" in output
+    ours = repo.run("erp-secrets", "scan", "--no-baseline", *files, check=False)
+    assert ours.returncode == 1
+    assert all(f"{name}:" in ours.stdout for name in files)
