@@ -15,6 +15,12 @@ VENV="${1:-.venv}"
 new_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
 
 if [ -x "$VENV/bin/python" ] && new_enough "$VENV/bin/python"; then exit 0; fi
+if [ -e "$VENV" ]; then
+  # Never replace or delete a folder this script did not just make (it may be your venv).
+  echo "error: $VENV exists but has no working Python 3.11+ (bin/python); remove it or" \
+       "activate another virtual environment, then retry" >&2
+  exit 1
+fi
 
 boot=""
 for candidate in ${PYTHON_BOOT:-python3 python3.13 python3.12 python3.11}; do

@@ -230,3 +230,19 @@ def test_missing_secret_names_the_folder_a_relative_vault_was_looked_for_in(
         resolver.get("JWT_SECRETS")
     assert f"vault file jwt_secrets.json (in {tmp_path}" in str(caught.value)
     assert "ERP_VAULT_FILE to an absolute path" in str(caught.value)
+
+
+def test_ensure_venv_never_touches_a_folder_it_cannot_use(tmp_path: Path) -> None:
+    """A venv of an old or missing Python is reported, not replaced or deleted."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "keep.txt").write_text("mine")
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "ensure_venv.sh"), str(venv)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "no working Python 3.11+" in result.stderr
+    assert (venv / "keep.txt").read_text() == "mine"
