@@ -202,3 +202,140 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# -- the key ring: boundaries and messages the first mutation run found unpinned ------------
+
+
+def test_binary_secret_is_unpadded_base64url() -> None:
+    """binary_secret writes b64: and unpadded base64url ('-' and '_', never '=')."""
+    from erp.jwt.keyring import binary_secret
+
+    assert binary_secret(b"\xfb\xff" + bytes(range(30))) == (
+        "b64:-_8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0"
+    )
+
+
+def test_shown_id_shows_31_characters_and_fingerprints_32() -> None:
+    """Ids up to 31 printable characters are shown; longer, unprintable or non-text ones not."""
+    from erp.fingerprint import fingerprint
+    from erp.jwt.keyring import shown_id
+
+    assert shown_id("k" * 31) == repr("k" * 31)
+    assert shown_id("k" * 31, quote=False) == "k" * 31
+    assert shown_id("k" * 32) == f"(id {fingerprint('k' * 32)}, not shown: is it a secret?)"
+    assert shown_id("k\n") == f"(id {fingerprint('k' + chr(10))}, not shown: is it a secret?)"
+    assert shown_id(12345) == f"(id {fingerprint('12345')}, not shown: is it a secret?)"
+
+
+def test_key_metadata_is_state_fingerprint_and_times(clock: FrozenClock) -> None:
+    """metadata() holds exactly the state, the fingerprint and the known times."""
+    key = rotate(KeyRing(), clock(), POLICY).ring.active
+    assert key.metadata() == {
+        "state": "active",
+        "fingerprint": key.fingerprint,
+        "created_at": to_iso(clock()),
+        "activated_at": to_iso(clock()),
+    }
+
+
+def test_policy_accepts_zero_durations_and_switches_modes() -> None:
+    """Zero is a valid duration; with_mode switches both ways and None keeps the policy."""
+    zero = RotationPolicy(
+        max_token_ttl=timedelta(0),
+        leeway=timedelta(0),
+        min_stage_period=timedelta(0),
+        rotation_interval=timedelta(0),
+    )
+    assert zero.leeway == timedelta(0)
+    staged = POLICY.with_mode("staged")
+    assert staged.mode == "staged"
+    assert staged.with_mode("immediate").mode == "immediate"
+    assert staged.with_mode(None) is staged
+
+
+@pytest.mark.parametrize(
+    ("variable", "inside", "outside"),
+    [
+        ("ERP_JWT_MAX_TOKEN_TTL_SECONDS", ["1", "31622400"], ["0.99", "31622401"]),
+        ("ERP_JWT_LEEWAY_SECONDS", ["0", "86400"], ["-0.01", "86401"]),
+        ("ERP_JWT_MIN_STAGE_SECONDS", ["0", "31622400"], ["-1", "31622401"]),
+        ("ERP_JWT_ROTATION_INTERVAL_DAYS", ["1", "3660"], ["0.99", "3661"]),
+    ],
+)
+def test_policy_settings_ranges_are_inclusive(
+    variable: str, inside: list[str], outside: list[str]
+) -> None:
+    """Each ERP_JWT_* duration accepts both ends of its range and refuses just beyond."""
+    from erp.errors import SettingError
+
+    for value in inside:
+        RotationPolicy.from_env({variable: value})
+    for value in outside:
+        with pytest.raises(SettingError, match=variable):
+            RotationPolicy.from_env({variable: value})
+
+
+def test_new_key_id_is_sortable_time_and_six_hex_digits(clock: FrozenClock) -> None:
+    """A generated id is k-<UTC time>-<6 hex digits>, sorting by creation time."""
+    import re
+
+    from erp.jwt.keyring import new_key_id
+
+    made = new_key_id(clock())
+    assert re.fullmatch(r"k-20261125T120000Z-[0-9a-f]{6}", made)
+
+
+def test_secret_strength_bounds_and_messages() -> None:
+    """4096 bytes pass and 4097 fail; a number is named by its type; text counts characters."""
+    from erp.jwt.keyring import check_secret_strength
+
+    longest = (generate_secret() * 70)[:4096]
+    assert check_secret_strength(longest, "k") == longest
+    with pytest.raises(WeakSecret, match="4097 bytes"):
+        check_secret_strength(longest + "x", "k")
+    with pytest.raises(WeakSecret, match=r"^JWT_SECRETS\['k'\] is a int, not a string secret$"):
+        check_secret_strength(5, "JWT_SECRETS['k']")
+    # 4 distinct characters, 8 distinct UTF-8 bytes: judged by its characters, so weak
+    with pytest.raises(WeakSecret, match="distinct"):
+        check_secret_strength("一二三四" * 8, "k")
+    for fine in ("{" + generate_secret(), generate_secret() + '"kty"'):
+        assert check_secret_strength(fine, "k") == fine
+
+
+def test_from_maps_messages_name_entries_and_hint_at_a_reversed_map() -> None:
+    """Each refusal of from_maps names the entry; a reversed map is called out as such."""
+    a, b = generate_secret(), generate_secret()
+    assert KeyRing.from_maps({}, None) == KeyRing()
+    with pytest.raises(KeyRingError) as caught:
+        KeyRing.from_maps({"a": a, "b": b}, "zz")
+    assert str(caught.value) == (
+        "JWT_SECRET_ID names key 'zz', which is not in JWT_SECRETS (ids: a, b); "
+        "set JWT_SECRET_ID to one of those ids"
+    )
+    with pytest.raises(KeyRingError, match=r"\(JWT_SECRETS looks reversed: secret -> id\) \(ids"):
+        KeyRing.from_maps({"a": "k1"}, "k1")
+    with pytest.raises(KeyRingError, match=r"^JWT_SECRETS\['a'\] is not a string$"):
+        KeyRing.from_maps({"a": 5}, "a", check_strength=False)
+    assert KeyRing.from_maps({"a": "short"}, "a", check_strength=False).active.secret == "short"
+    with pytest.raises(KeyRingError, match=r"^JWT_KEYS\['b'\] is not a JSON object$"):
+        KeyRing.from_maps({"a": a, "b": b}, "a", {"b": "retiring"})  # type: ignore[dict-item]
+    with pytest.raises(KeyRingError, match=r"^JWT_KEYS\['b'\] has a bad timestamp"):
+        KeyRing.from_maps({"a": a, "b": b}, "a", {"b": {"created_at": "yesterday"}})
+    with pytest.raises(KeyRingError, match=r"^JWT_KEYS\['b'\] has unknown state 'bogus'$"):
+        KeyRing.from_maps({"a": a, "b": b}, "a", {"b": {"state": "bogus"}})
+
+
+def test_the_active_key_never_keeps_a_deactivation_time(clock: FrozenClock) -> None:
+    """JWT_SECRET_ID wins over JWT_KEYS: the active key's deactivated_at is dropped."""
+    a = generate_secret()
+    when = to_iso(clock())
+    ring = KeyRing.from_maps({"a": a}, "a", {"a": {"state": "retiring", "deactivated_at": when}})
+    assert ring.active.deactivated_at is None
+    assert ring.active.state is KeyState.ACTIVE
+
+
+def test_a_callers_weak_secret_is_named_as_the_new_key(clock: FrozenClock) -> None:
+    """The WeakSecret for a caller's secret names it 'new key'."""
+    with pytest.raises(WeakSecret, match=r"^new key is 40 bits long"):
+        rotate(KeyRing(), clock(), POLICY, secret="short")
