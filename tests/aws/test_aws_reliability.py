@@ -20,7 +20,7 @@ from erp.aws.source import AwsSecretSource
 from erp.aws.strict import StrictSecretsManager
 from erp.clock import FrozenClock
 from erp.errors import InvalidToken
-from erp.jwt.keyring import KeyRing, KeyState, RotationPolicy, generate_secret, rotate
+from erp.jwt.keyring import Key, KeyRing, KeyState, RotationPolicy, generate_secret, rotate
 from erp.security import TokenService
 
 from .conftest import SECRET_NAME, MonotonicClock, client_error, label, stages_of
@@ -60,6 +60,12 @@ def _bad_successors(current: KeyRing, clock: FrozenClock) -> dict[str, KeyRing]:
     }
 
 
+def _only(key: Key) -> Callable[[], KeyRing]:
+    """A ring provider holding just ``key``, as the signer of an intruder's token."""
+    alone = KeyRing((replace(key, state=KeyState.ACTIVE),))
+    return lambda: alone
+
+
 @pytest.mark.parametrize(
     "shape",
     [
@@ -81,7 +87,7 @@ def test_a_pending_ring_that_is_not_a_valid_successor_never_verifies(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """One PutSecretValue --version-stages AWSPENDING does not make a key verify fleet-wide."""
-    current_id = label(sm, secret_arn, "AWSCURRENT")
+    current_id = str(label(sm, secret_arn, "AWSCURRENT"))
     if shape == "derived from another version":
         pending, origin = rotate(ring, clock(), POLICY).ring, str(uuid.uuid4())
     else:
@@ -90,10 +96,12 @@ def test_a_pending_ring_that_is_not_a_valid_successor_never_verifies(
     source = AwsSecretSource(SECRET_NAME, client=sm, monotonic=mono)
     verifier = TokenService(source.jwt_ring, clock=clock)
     source.cache.snapshot(complete=True)
-    outsiders = [k for k in pending.keys if ring.get(k.id) != k]
+    known = {(k.id, k.secret) for k in ring.keys}
+    outsiders = [k for k in pending.keys if (k.id, k.secret) not in known]
+    assert outsiders
     with caplog.at_level(logging.WARNING, logger="erp.aws.source"):
         for key in outsiders:
-            signer = TokenService(lambda key=key: KeyRing((replace(key, state=KeyState.ACTIVE),)))
+            signer = TokenService(_only(key), clock=clock)
             with pytest.raises(InvalidToken):
                 verifier.verify(signer.issue({"sub": "intruder"}))
         verifier.verify(TokenService(lambda: ring, clock=clock).issue({"sub": "ok"}))

@@ -243,3 +243,43 @@ def test_the_emulator_command_serves_the_strict_layer(moto_endpoint: str, aws_en
     finally:
         server.terminate()
         server.communicate(timeout=30)
+
+
+def test_a_rotation_whose_test_fails_on_aws_leaves_nothing_pending_and_the_next_one_works(
+    sm: Any, secret_arn: str, clock: FrozenClock, strict_layer: StrictSecretsManager
+) -> None:
+    """RotateSecret with testSecret failing every retry: AWSCURRENT kept, no AWSPENDING left."""
+    from erp.aws.errors import RotationTestFailed
+
+    handler = RotationHandler(sm, policy=RotationPolicy(), clock=clock)
+    failing = {"on": True}
+
+    def broken_test(*_args: Any) -> dict[str, Any]:
+        raise RotationTestFailed("injected: the pending ring failed its token test")
+
+    def function(event: Mapping[str, Any]) -> object:
+        if event["Step"] == "testSecret" and failing["on"]:
+            handler._test = broken_test  # type: ignore[method-assign,assignment]
+            try:
+                return handler.handle(event)
+            finally:
+                del handler._test
+        return handler.handle(event)
+
+    strict_layer.register_lambda(FUNCTION, function)
+    current = label(sm, secret_arn, "AWSCURRENT")
+    sm.rotate_secret(SecretId=secret_arn, RotationLambdaARN=FUNCTION)
+    assert [e["name"] for e in strict_layer.events][-1] == "RotationFailed"
+    assert label(sm, secret_arn, "AWSCURRENT") == current
+    assert label(sm, secret_arn, "AWSPENDING") is None
+    failing["on"] = False
+    token = sm.rotate_secret(SecretId=secret_arn, RotationLambdaARN=FUNCTION)["VersionId"]
+    assert label(sm, secret_arn, "AWSCURRENT") == token
+    assert [e["name"] for e in strict_layer.events][-1] == "RotationSucceeded"
+
+
+def test_the_old_handler_path_is_the_same_lambda() -> None:
+    """Templates deployed with erp.aws.rotation.lambda_handler keep working after the rename."""
+    from erp.aws import lambda_rotation, rotation
+
+    assert rotation.lambda_handler is lambda_rotation.lambda_handler
