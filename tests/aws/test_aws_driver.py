@@ -137,7 +137,7 @@ def test_a_transient_failure_is_retried_with_the_same_token_and_one_new_key(
     outcome = _driver(sm, clock, flaky).rotate(secret_arn)
     assert outcome.ok
     assert outcome.attempts == 2
-    assert [s["outcome"] for s in outcome.steps if s["step"] == "createSecret"] == [
+    assert [s.outcome for s in outcome.steps if s.step == "createSecret"] == [
         "created",
         "already_created",
     ]

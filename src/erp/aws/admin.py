@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from erp.aws.client import CURRENT, PENDING, STAGES, call, translate_error
 from erp.aws.document import (
     META,
+    KeyView,
     SecretDocument,
-    describe_keys,
     encode,
+    key_views,
     parse_version,
     ring_document,
 )
@@ -37,7 +38,7 @@ class PushResult:
     version_id: str | None
     created: bool
     unchanged: bool
-    keys: list[dict[str, str]]
+    keys: tuple[KeyView, ...]
     active: str
 
     def as_dict(self) -> dict[str, Any]:
@@ -48,7 +49,7 @@ class PushResult:
             "created": self.created,
             "unchanged": self.unchanged,
             "active": self.active,
-            "keys": self.keys,
+            "keys": [k.as_dict() for k in self.keys],
         }
 
 
@@ -59,7 +60,7 @@ class VersionStatus:
     version_id: str
     stages: list[str]
     created: datetime | None
-    keys: list[dict[str, str]] = field(default_factory=list)
+    keys: tuple[KeyView, ...] = ()
     active: str | None = None
     derived_from: str | None = None
     note: str | None = None
@@ -100,7 +101,7 @@ class SecretStatus:
                     "created": v.created,
                     "active": v.active,
                     "derived_from": v.derived_from,
-                    "keys": v.keys,
+                    "keys": [k.as_dict() for k in v.keys],
                     "note": v.note,
                 }
                 for v in self.versions
@@ -132,7 +133,7 @@ def push_ring(
         raise PolicyViolation(
             "the local key ring is empty: run 'erp-secrets jwt rotate' first, then push"
         )
-    keys = describe_keys(ring)
+    keys = key_views(ring)
     try:
         meta = _call(client, "describe_secret", where, SecretId=secret_id)
     except AwsSecretNotFound:
@@ -248,7 +249,7 @@ def secret_status(client: Any, secret_id: str, *, where: str = "AWS") -> SecretS
                 version_id,
                 stages,
                 when,
-                keys=describe_keys(ring),
+                keys=key_views(ring),
                 active=ring.active.id if ring is not None and ring.keys else None,
                 derived_from=parsed.derived_from,
                 note=None if ring is not None else "holds no JWT key ring",

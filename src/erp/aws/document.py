@@ -23,10 +23,12 @@ from erp.jwt.keyring import Key, KeyRing, KeyState
 __all__ = [
     "META",
     "RING_NAMES",
+    "KeyView",
     "SecretDocument",
     "describe_keys",
     "encode",
     "is_placeholder",
+    "key_views",
     "merged_ring",
     "parse_document",
     "parse_version",
@@ -167,8 +169,25 @@ def merged_ring(
     return KeyRing(tuple(keys))
 
 
-def describe_keys(ring: KeyRing | None) -> list[dict[str, str]]:
-    """Key ids, states and fingerprints: safe to log and print."""
+@dataclass(frozen=True)
+class KeyView:
+    """What may be shown of a key: id, state and fingerprint, never the secret."""
+
+    id: str
+    state: str
+    fingerprint: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "state": self.state, "fingerprint": self.fingerprint}
+
+
+def key_views(ring: KeyRing | None) -> tuple[KeyView, ...]:
+    """The ring's keys as :class:`KeyView` (empty for no ring)."""
     if ring is None:
-        return []
-    return [{"id": k.id, "state": k.state.value, "fingerprint": k.fingerprint} for k in ring.keys]
+        return ()
+    return tuple(KeyView(k.id, k.state.value, k.fingerprint) for k in ring.keys)
+
+
+def describe_keys(ring: KeyRing | None) -> list[dict[str, str]]:
+    """Key ids, states and fingerprints as JSON objects: safe to log and print."""
+    return [view.as_dict() for view in key_views(ring)]

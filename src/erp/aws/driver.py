@@ -58,6 +58,7 @@ __all__ = [
     "RotationClaim",
     "RotationEvent",
     "RotationOutcome",
+    "StepResult",
 ]
 
 DEFAULT_EVENT_SOURCE = "erp.rotation"
@@ -146,6 +147,34 @@ class RotationEvent:
 
 
 @dataclass(frozen=True)
+class StepResult:
+    """One step as the Lambda reported it: the step, its outcome, the key it made or used."""
+
+    step: str
+    outcome: str
+    key_id: str | None = None
+    key_fingerprint: str | None = None
+    record: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> StepResult:
+        """From the Lambda's JSON record (ids and fingerprints only; ``keys`` dropped)."""
+        kept = {k: v for k, v in record.items() if k != "keys"}
+        key = kept.get("new") or kept.get("staged") or kept.get("active")
+        shown = key if isinstance(key, Mapping) else {}
+        return cls(
+            str(kept.get("step") or "?"),
+            str(kept.get("outcome") or "?"),
+            shown.get("id"),
+            shown.get("fingerprint"),
+            kept,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.record)
+
+
+@dataclass(frozen=True)
 class RotationOutcome:
     """What one driver run did."""
 
@@ -159,7 +188,7 @@ class RotationOutcome:
     failed_step: str | None = None
     error: str | None = None
     undelivered_events: int = 0
-    steps: tuple[dict[str, Any], ...] = field(default=())
+    steps: tuple[StepResult, ...] = field(default=())
 
     def raise_for_failure(self) -> RotationOutcome:
         """``self`` when the rotation succeeded, else :class:`RotationFailed`."""
@@ -182,7 +211,7 @@ class RotationOutcome:
             "error": self.error,
             "undelivered_events": self.undelivered_events,
             "events": [e.as_dict() for e in self.events],
-            "steps": list(self.steps),
+            "steps": [s.as_dict() for s in self.steps],
         }
 
 
@@ -337,7 +366,7 @@ class LocalRotationDriver:
         undelivered = self._emit(events, "RotationStarted", arn, token, attempt=1)
         failed_step: str | None = None
         error: str | None = None
-        steps: list[dict[str, Any]] = []
+        steps: list[StepResult] = []
         attempt = 0
 
         def outcome(*, ok: bool, abandoned: bool = False) -> RotationOutcome:
@@ -363,7 +392,7 @@ class LocalRotationDriver:
                         {"Step": step, "SecretId": arn, "ClientRequestToken": token}
                     )
                     if isinstance(result, Mapping):
-                        steps.append({k: v for k, v in result.items() if k != "keys"})
+                        steps.append(StepResult.from_record(result))
             except Exception as exc:  # the Lambda failed: as AWS, retry the whole rotation
                 error = error if _is_refusal(exc) and error else f"{type(exc).__name__}: {exc}"
                 log.warning(
@@ -410,13 +439,13 @@ class LocalRotationDriver:
         events: list[RotationEvent] = []
         undelivered = self._emit(events, "TestRotationStarted", arn, token, attempt=1)
         error: str | None = None
-        steps: list[dict[str, Any]] = []
+        steps: list[StepResult] = []
         try:
             result = self.invoke(
                 {"Step": "testSecret", "SecretId": arn, "ClientRequestToken": token}
             )
             if isinstance(result, Mapping):
-                steps.append(dict(result))
+                steps.append(StepResult.from_record(result))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         self._cleanup_failed(arn, token)

@@ -103,7 +103,7 @@ def push_command(
     verb = "created" if result.created else "updated"
     click.echo(f"{verb} {result.arn}: version {result.version_id} is AWSCURRENT")
     for key in result.keys:
-        click.echo(f"  {key['state']:8} {key['id']} ({key['fingerprint']})")
+        click.echo(f"  {key.state:8} {key.id} ({key.fingerprint})")
     click.echo(f"JWT_SECRET_ID={result.active}")
 
 
@@ -142,8 +142,8 @@ def status_command(
         if version.derived_from:
             click.echo(f"  rotated from {version.derived_from}")
         for key in version.keys:
-            marker = "*" if key["id"] == version.active else " "
-            click.echo(f"  {marker} {key['state']:8} {key['id']} ({key['fingerprint']})")
+            marker = "*" if key.id == version.active else " "
+            click.echo(f"  {marker} {key.state:8} {key.id} ({key.fingerprint})")
 
 
 @aws_group.command("rotate")
@@ -252,9 +252,8 @@ def rotate_command(
             extra = f" at {event.step}: {event.error}" if event.error else ""
             click.echo(f"{event.name} (attempt {event.attempt}){extra}")
         for step in outcome.steps:
-            new = step.get("new") or step.get("staged") or step.get("active")
-            detail = f" {new['id']} ({new['fingerprint']})" if isinstance(new, dict) else ""
-            click.echo(f"  {step.get('step')}: {step.get('outcome')}{detail}")
+            detail = f" {step.key_id} ({step.key_fingerprint})" if step.key_id else ""
+            click.echo(f"  {step.step}: {step.outcome}{detail}")
         if outcome.undelivered_events:
             click.echo(
                 f"warning: {outcome.undelivered_events} event(s) not delivered to {event_bus}",
