@@ -125,6 +125,7 @@ JWT = [
     ("main.go", 's, err := token.SignedString([]byte("{v}"))'),
     ("Jwt.java", 'Key k = Keys.hmacShaKeyFor("{v}".getBytes(StandardCharsets.UTF_8));'),
     ("Jwt.java", 'Algorithm algorithm = Algorithm.HMAC256("{v}");'),
+    ("Jwt.java", 'Jwts.builder().setSubject(user).signWith(SignatureAlgorithm.HS256, "{v}");'),
     ("jwt.rb", "token = JWT.encode(payload, '{v}', 'HS256')"),
     ("settings.py", 'SIMPLE_JWT = {{\n    "ALGORITHM": "HS256",\n    "SIGNING_KEY": "{v}",\n}}'),
     ("application.properties", "jwt.secret={v}"),
