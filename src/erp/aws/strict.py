@@ -124,6 +124,9 @@ class StrictSecretsManager:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without TCP_NODELAY, Nagle and the
+            # client's delayed ACK add 40 ms to every answer
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
@@ -276,9 +279,15 @@ class StrictSecretsManager:
                 labels.setdefault(stage, version_id)
         return labels
 
-    def _versions(self, arn: str) -> set[str]:
-        listing = self._up.list_secret_version_ids(SecretId=arn, IncludeDeprecated=True)
-        return {str(v["VersionId"]) for v in listing.get("Versions") or ()}
+    def _stored(self, arn: str, version_id: str) -> Mapping[str, Any] | None:
+        """The emulator's GetSecretValue of one version (labelled or not), or ``None``."""
+        import botocore.exceptions as bce
+
+        try:
+            found: Mapping[str, Any] = self._up.get_secret_value(SecretId=arn, VersionId=version_id)
+        except bce.ClientError:
+            return None
+        return found
 
     def _event(self, name: str, arn: str, token: str, **extra: Any) -> None:
         self.events.append({"name": name, "secret": arn, "token": token, **extra})
@@ -306,13 +315,14 @@ class StrictSecretsManager:
                 return self._json(
                     {"ARN": arn, "Name": meta["Name"], "VersionId": token, "VersionStages": stages}
                 )
-            if token and token in self._versions(arn):
+            stored = self._stored(arn, token) if token else None
+            if token and stored is not None:
                 if (arn, token) in self._empty:  # the first value of an empty version
                     reply = self._forward(method, path, headers, body)
                     if reply[0] == 200:
                         self._empty.discard((arn, token))
                     return reply
-                return self._same_or_refuse(arn, meta, token, params)
+                return self._same_or_refuse(arn, meta, token, params, stored)
             reply = self._forward(method, path, headers, body)
             if reply[0] == 200 and CURRENT in stages and pending not in (None, current):
                 assert pending is not None
@@ -330,7 +340,7 @@ class StrictSecretsManager:
                 "InvalidRequestException",
                 "A previous rotation isn't complete. That rotation will be reattempted.",
             )
-        if token in self._versions(arn):
+        if self._stored(arn, token) is not None:
             raise _Refusal(
                 "ResourceExistsException",
                 f"A version with VersionId {token} already exists for this secret.",
@@ -341,9 +351,13 @@ class StrictSecretsManager:
         self._empty.add((arn, token))
 
     def _same_or_refuse(
-        self, arn: str, meta: Mapping[str, Any], token: str, params: Mapping[str, Any]
+        self,
+        arn: str,
+        meta: Mapping[str, Any],
+        token: str,
+        params: Mapping[str, Any],
+        stored: Mapping[str, Any],
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        stored = self._up.get_secret_value(SecretId=arn, VersionId=token)
         same = (
             params.get("SecretString") == stored.get("SecretString")
             if "SecretString" in params
