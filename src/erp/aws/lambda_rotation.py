@@ -41,6 +41,7 @@ import logging
 import os
 import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from erp._settings import read_bool, read_text
@@ -330,8 +331,8 @@ class RotationHandler:
                     f"pending ring of secret {arn} drops key {key.id} ({key.fingerprint}), "
                     "whose tokens may still be valid"
                 )
-        problem = _sign_and_verify(pending_ring, pending_ring) or _sign_and_verify(
-            current_ring, pending_ring
+        problem = _sign_and_verify(pending_ring, pending_ring, self.clock) or _sign_and_verify(
+            current_ring, pending_ring, self.clock
         )
         if problem is not None:
             raise RotationTestFailed(
@@ -365,7 +366,7 @@ class RotationHandler:
 
     def _test_current(self, arn: str, current_id: str, ring: KeyRing) -> dict[str, Any]:
         """Secrets Manager's test-only path: no new ring exists; test the live one."""
-        problem = _sign_and_verify(ring, ring)
+        problem = _sign_and_verify(ring, ring, self.clock)
         if problem is not None:
             raise RotationTestFailed(
                 f"AWSCURRENT of secret {arn} (version {current_id}) failed the token test "
@@ -455,28 +456,24 @@ def _same_value(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return encode(a) == encode(b)
 
 
-def _sign_and_verify(signer: KeyRing, verifier: KeyRing) -> str | None:
+def _sign_and_verify(signer: KeyRing, verifier: KeyRing, clock: Clock) -> str | None:
     """Why a token signed by ``signer``'s active key fails against ``verifier`` (or ``None``).
 
-    A key-level check with PyJWT (HS256, the ``kid`` header naming the key): the Lambda
-    proves the keys work, not the claim rules of :mod:`erp.security` on top of them.
+    Uses the token layer itself (:class:`erp.jwt.tokens.TokenService`), so the test passes
+    exactly when applications would accept the token.
     """
-    import jwt
+    from erp.errors import InvalidToken
+    from erp.jwt.tokens import TokenService
 
-    key = signer.active
-    token = jwt.encode(
-        {"sub": "erp-rotation-test", "jti": uuid.uuid4().hex},
-        key.secret,
-        algorithm="HS256",
-        headers={"kid": key.id},
-    )
-    checker = verifier.get(key.id)
-    if checker is None:
-        return f"the signing key {key.id} is not in the verifying ring"
+    policy = RotationPolicy(max_token_ttl=timedelta(minutes=1))
+    audience = "erp-rotation-test"
+    sign = TokenService(lambda: signer, policy=policy, clock=clock)
+    check = TokenService(lambda: verifier, policy=policy, clock=clock)
+    token = sign.issue({"sub": "erp-rotation-test", "aud": audience, "jti": uuid.uuid4().hex})
     try:
-        jwt.decode(token, checker.secret, algorithms=["HS256"], options={"verify_exp": False})
-    except jwt.InvalidTokenError as exc:
-        return f"a token signed by {key.id} does not verify ({type(exc).__name__})"
+        check.verify(token, audience=audience)
+    except InvalidToken as exc:
+        return f"a token signed by {signer.active.id} does not verify ({exc})"
     return None
 
 
