@@ -18,7 +18,16 @@ import pytest
 
 from erp.clock import FrozenClock, to_iso
 from erp.errors import KeyRingError, VaultCorrupt, WeakSecret
-from erp.jwt.keyring import KeyRing, KeyState, RotationPolicy, generate_secret, rotate, stage
+from erp.jwt.keyring import (
+    KeyRing,
+    KeyState,
+    RotationPolicy,
+    generate_secret,
+    promote,
+    prune,
+    rotate,
+    stage,
+)
 from erp.jwt.rotation import rotate_key
 from erp.store.audit import GENESIS, AuditLog, make_entry
 from erp.store.vault import VaultFile, VaultReader
@@ -179,7 +188,6 @@ def test_staged_rotation_is_refused_before_the_minimum_stage_period(clock: Froze
     assert ring.staged is not None
     ready = clock() + timedelta(minutes=10)
     from erp.errors import PolicyViolation
-    from erp.jwt.keyring import promote
 
     with pytest.raises(PolicyViolation):
         promote(ring, ready - timedelta(microseconds=1), staged_policy)
@@ -339,3 +347,100 @@ def test_a_callers_weak_secret_is_named_as_the_new_key(clock: FrozenClock) -> No
     """The WeakSecret for a caller's secret names it 'new key'."""
     with pytest.raises(WeakSecret, match=r"^new key is 40 bits long"):
         rotate(KeyRing(), clock(), POLICY, secret="short")
+
+
+def _ref_of(ring: KeyRing, key_id: str) -> dict[str, str]:
+    key = ring.get(key_id)
+    assert key is not None
+    return {"id": key.id, "fingerprint": key.fingerprint}
+
+
+def test_every_transition_event_is_exactly_what_the_log_records(clock: FrozenClock) -> None:
+    """rotate (both modes, both branches), stage, promote and prune return these events."""
+    staged_policy = RotationPolicy(mode="staged", min_stage_period=timedelta(0))
+    first = rotate(KeyRing(), clock(), POLICY, key_id="a")
+    assert first.event == {
+        "action": "rotate",
+        "mode": "immediate",
+        "new": _ref_of(first.ring, "a"),
+        "previous": None,
+    }
+    second = rotate(first.ring, clock(), POLICY, key_id="b")
+    assert second.event == {
+        "action": "rotate",
+        "mode": "immediate",
+        "new": _ref_of(second.ring, "b"),
+        "previous": _ref_of(first.ring, "a"),
+    }
+    only_staged = rotate(second.ring, clock(), staged_policy, key_id="c")
+    assert only_staged.event == {
+        "action": "rotate",
+        "mode": "staged",
+        "staged": _ref_of(only_staged.ring, "c"),
+        "active": _ref_of(second.ring, "b"),
+    }
+    rolled = rotate(only_staged.ring, clock(), staged_policy, key_id="d")
+    assert rolled.event == {
+        "action": "rotate",
+        "mode": "staged",
+        "new": _ref_of(only_staged.ring, "c"),
+        "previous": _ref_of(second.ring, "b"),
+        "staged": _ref_of(rolled.ring, "d"),
+    }
+    promoted = promote(rolled.ring, clock(), staged_policy)
+    assert promoted.event == {
+        "action": "promote",
+        "new": _ref_of(rolled.ring, "d"),
+        "previous": _ref_of(rolled.ring, "c"),
+    }
+    gone = prune(promoted.ring, clock() + timedelta(days=1), POLICY)
+    assert gone.event == {
+        "action": "prune",
+        "removed": [_ref_of(promoted.ring, k) for k in ("a", "b", "c")],
+    }
+    assert [k.id for k in gone.ring.keys] == ["d"]
+
+
+def test_staged_rotation_uses_a_callers_secret_and_id_in_both_branches(clock: FrozenClock) -> None:
+    """Under the staged policy, secret= and key_id= name the key that gets staged."""
+    staged_policy = RotationPolicy(mode="staged", min_stage_period=timedelta(0))
+    ring = rotate(KeyRing(), clock(), POLICY).ring
+    s1, s2 = generate_secret(), generate_secret()
+    ring = rotate(ring, clock(), staged_policy, secret=s1, key_id="n1").ring
+    assert ring.staged is not None
+    assert (ring.staged.id, ring.staged.secret) == ("n1", s1)
+    ring = rotate(ring, clock(), staged_policy, secret=s2, key_id="n2").ring
+    assert ring.staged is not None
+    assert (ring.staged.id, ring.staged.secret) == ("n2", s2)
+    assert ring.active.id == "n1"
+
+
+def test_promoted_key_loses_any_deactivation_time(clock: FrozenClock) -> None:
+    """A staged key carrying a stray deactivated_at (hand-edited JWT_KEYS) is active and clean."""
+    a, b = generate_secret(), generate_secret()
+    when = to_iso(clock() - timedelta(days=1))
+    ring = KeyRing.from_maps(
+        {"a": a, "b": b},
+        "a",
+        {"b": {"state": "staged", "created_at": when, "deactivated_at": when}},
+    )
+    promoted = promote(ring, clock(), POLICY).ring
+    assert promoted.active.id == "b"
+    assert promoted.active.deactivated_at is None
+    assert promoted.active.activated_at == clock()
+
+
+def test_ring_and_new_id_refusals_say_what_is_wrong(clock: FrozenClock) -> None:
+    """Duplicate ids, an empty new id and a taken new id each have their own message."""
+    from erp.jwt.keyring import Key, check_secret_strength
+
+    key = Key("a", generate_secret(), KeyState.ACTIVE)
+    with pytest.raises(KeyRingError, match=r"^key ring holds the same key id twice$"):
+        KeyRing((key, key))
+    ring = KeyRing((key,))
+    with pytest.raises(KeyRingError, match=r"^a new key id must be a non-empty string$"):
+        rotate(ring, clock(), POLICY, key_id="")
+    with pytest.raises(KeyRingError, match=r"^key id 'a' already exists in the ring$"):
+        stage(ring, clock(), POLICY, key_id="a")
+    with pytest.raises(WeakSecret, match="the text after 'b64:' is not base64url"):
+        check_secret_strength("b64:" + "A" * 40 + "!", "k")

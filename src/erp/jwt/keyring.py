@@ -481,10 +481,6 @@ def _ref(key: Key) -> KeyRef:
     return {"id": key.id, "fingerprint": key.fingerprint}
 
 
-def _describe(key: Key | None) -> KeyRef | None:
-    return None if key is None else _ref(key)
-
-
 def rotate(
     ring: KeyRing,
     now: datetime,
@@ -505,7 +501,7 @@ def rotate(
         first = _fresh_key(ring, now, KeyState.ACTIVE, secret, key_id)
         return Transition(
             KeyRing((first,)),
-            {"action": "rotate", "mode": policy.mode, "new": _describe(first), "previous": None},
+            {"action": "rotate", "mode": policy.mode, "new": _ref(first), "previous": None},
         )
     if policy.mode == "staged":
         if ring.staged is None:
@@ -531,8 +527,8 @@ def rotate(
         {
             "action": "rotate",
             "mode": "immediate",
-            "new": _describe(new),
-            "previous": _describe(old),
+            "new": _ref(new),
+            "previous": _ref(old),
         },
     )
 
@@ -557,7 +553,7 @@ def stage(
     new = _fresh_key(ring, now, KeyState.STAGED, secret, key_id)
     return Transition(
         KeyRing((*ring.keys, new)),
-        {"action": "stage", "staged": _describe(new), "active": _describe(ring.active)},
+        {"action": "stage", "staged": _ref(new), "active": _ref(ring.active)},
     )
 
 
@@ -583,7 +579,7 @@ def promote(ring: KeyRing, now: datetime, policy: RotationPolicy) -> Transition:
             keys.append(k)
     return Transition(
         KeyRing(tuple(keys)),
-        {"action": "promote", "new": _describe(staged), "previous": _describe(old)},
+        {"action": "promote", "new": _ref(staged), "previous": _ref(old)},
     )
 
 
