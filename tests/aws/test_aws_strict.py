@@ -283,3 +283,14 @@ def test_the_old_handler_path_is_the_same_lambda() -> None:
     from erp.aws import lambda_rotation, rotation
 
     assert rotation.lambda_handler is lambda_rotation.lambda_handler
+
+
+def test_the_first_deploys_test_rotation_passes_before_the_first_push(
+    sm: Any, function: Recorder, strict_layer: StrictSecretsManager
+) -> None:
+    """The template's bootstrap placeholder: the test-only path succeeds, so nobody is paged."""
+    bootstrap = '{"_erp": {"placeholder": true}, "bootstrap": "generated-by-cloudformation"}'
+    sm.create_secret(Name=SECRET_NAME, SecretString=bootstrap)
+    sm.rotate_secret(SecretId=SECRET_NAME, RotationLambdaARN=FUNCTION, RotateImmediately=False)
+    assert [e["name"] for e in strict_layer.events][-1] == "TestRotationSucceeded"
+    assert label(sm, SECRET_NAME, "AWSPENDING") is None

@@ -313,9 +313,22 @@ class RotationHandler:
         return {"outcome": "validated", "active": _key(pending_ring), "keys": len(pending_ring)}
 
     def _test(self, request: RotationRequest, arn: str, current_id: str) -> dict[str, Any]:
-        current = self._read(arn, current_id, CURRENT)
-        current_ring = current.require_ring(self._where(arn, current_id, CURRENT))
+        current = self._read_or_none(arn, current_id, CURRENT)
         pending = self._read_pending(arn, request.token)
+        if current is None and pending is None:
+            # The test-only path right after the template's first deploy: AWSCURRENT still
+            # holds the bootstrap placeholder. Nothing to test yet, and nothing is wrong.
+            log.warning(
+                "secret %s: AWSCURRENT is the template's bootstrap placeholder; push a key ring "
+                "with 'erp-secrets aws push' before the first rotation",
+                arn,
+            )
+            return {"outcome": "nothing_to_test_yet", "current_version": current_id}
+        if current is None:
+            raise SecretFormatError(
+                f"{self._where(arn, current_id, CURRENT)} is an empty placeholder version"
+            )
+        current_ring = current.require_ring(self._where(arn, current_id, CURRENT))
         if pending is None or _same_value(pending.document, current.document):
             return self._test_current(arn, current_id, current_ring)
         self._check_successor(pending, arn, current_id)
@@ -383,14 +396,19 @@ class RotationHandler:
         return call(self.client, operation, where=self.where, expect=expect, **params)
 
     def _read(self, arn: str, version_id: str, stage: str) -> SecretDocument:
+        parsed = self._read_or_none(arn, version_id, stage)
+        if parsed is None:
+            where = self._where(arn, version_id, stage)
+            raise SecretFormatError(f"{where} is an empty placeholder version")
+        return parsed
+
+    def _read_or_none(self, arn: str, version_id: str, stage: str) -> SecretDocument | None:
+        """The version's value; ``None`` for the placeholder the template bootstraps with."""
         response = self._call(
             "get_secret_value", SecretId=arn, VersionId=version_id, VersionStage=stage
         )
         where = self._where(arn, version_id, stage)
-        parsed = parse_version(response.get("SecretString"), version_id, where)
-        if parsed is None:
-            raise SecretFormatError(f"{where} is an empty placeholder version")
-        return parsed
+        return parse_version(response.get("SecretString"), version_id, where)
 
     def _read_pending(self, arn: str, token: str) -> SecretDocument | None:
         """The pending version's value, or ``None`` while it is still empty."""
