@@ -10,6 +10,7 @@ import pytest
 
 from erp.aws.document import encode, ring_document
 from erp.aws.lambda_rotation import RotationHandler
+from erp.aws.source import AwsSecretSource
 from erp.aws.strict import StrictSecretsManager
 from erp.clock import FrozenClock
 from erp.jwt.keyring import KeyRing, RotationPolicy
@@ -245,33 +246,39 @@ def test_the_emulator_command_serves_the_strict_layer(moto_endpoint: str, aws_en
         server.communicate(timeout=30)
 
 
-def test_a_rotation_whose_test_fails_on_aws_leaves_nothing_pending_and_the_next_one_works(
-    sm: Any, secret_arn: str, clock: FrozenClock, strict_layer: StrictSecretsManager
+@pytest.mark.parametrize("step", ["createSecret", "setSecret", "testSecret", "finishSecret"])
+def test_a_step_failing_on_every_retry_on_aws_leaves_nothing_pending_and_the_next_one_works(
+    sm: Any, secret_arn: str, clock: FrozenClock, strict_layer: StrictSecretsManager, step: str
 ) -> None:
-    """RotateSecret with testSecret failing every retry: AWSCURRENT kept, no AWSPENDING left."""
+    """RotateSecret with one step failing every time: AWSCURRENT kept, no AWSPENDING left."""
     from erp.aws.errors import RotationTestFailed
 
     handler = RotationHandler(sm, policy=RotationPolicy(), clock=clock)
+    method = {"createSecret": "_create", "setSecret": "_set", "testSecret": "_test"}.get(
+        step, "_finish"
+    )
     failing = {"on": True}
 
-    def broken_test(*_args: Any) -> dict[str, Any]:
-        raise RotationTestFailed("injected: the pending ring failed its token test")
+    def broken(*_args: Any) -> dict[str, Any]:
+        raise RotationTestFailed(f"injected failure in {step}")
 
     def function(event: Mapping[str, Any]) -> object:
-        if event["Step"] == "testSecret" and failing["on"]:
-            handler._test = broken_test  # type: ignore[method-assign,assignment]
+        if event["Step"] == step and failing["on"]:
+            setattr(handler, method, broken)
             try:
                 return handler.handle(event)
             finally:
-                del handler._test
+                delattr(handler, method)
         return handler.handle(event)
 
     strict_layer.register_lambda(FUNCTION, function)
     current = label(sm, secret_arn, "AWSCURRENT")
+    source = AwsSecretSource(SECRET_NAME, client=sm)
     sm.rotate_secret(SecretId=secret_arn, RotationLambdaARN=FUNCTION)
     assert [e["name"] for e in strict_layer.events][-1] == "RotationFailed"
     assert label(sm, secret_arn, "AWSCURRENT") == current
     assert label(sm, secret_arn, "AWSPENDING") is None
+    assert source.signing_ring() == AwsSecretSource(SECRET_NAME, client=sm).signing_ring()
     failing["on"] = False
     token = sm.rotate_secret(SecretId=secret_arn, RotationLambdaARN=FUNCTION)["VersionId"]
     assert label(sm, secret_arn, "AWSCURRENT") == token
