@@ -201,6 +201,13 @@ def secretsmanager_client(endpoint_url: str | None = None) -> Any:
     return aws_client.secretsmanager_client(settings)
 
 
+def _where() -> str:
+    try:
+        return AwsSettings.from_env().where()
+    except ErpError:  # a malformed ERP_AWS_* setting is reported where the client is built
+        return "AWS"
+
+
 def _error_text(exc: Exception, what: str) -> str:
     """One sentence for a failed call, through :func:`erp.aws.client.translate_error`."""
     if isinstance(exc, ErpError):
@@ -209,10 +216,7 @@ def _error_text(exc: Exception, what: str) -> str:
 
     if not isinstance(exc, (bce.BotoCoreError, bce.ClientError)):
         return f"{type(exc).__name__}: {exc}"
-    try:
-        return str(aws_client.translate_error(exc, what=what, where=AwsSettings.from_env().where()))
-    except ErpError as error:  # a malformed ERP_AWS_* setting: say that instead
-        return str(error)
+    return str(aws_client.translate_error(exc, what=what, where=_where()))
 
 
 def _unreadable(secret_id: str, now: datetime, problem: str) -> Report:
@@ -244,10 +248,13 @@ def check_aws_secrets(
             problem = _error_text(exc, "creating the Secrets Manager client")
             return Report.combine(now, [_unreadable(i, now, problem) for i in ids])
     parts: list[Report] = []
+    where = _where()
     for secret_id in ids:
         try:
-            description = client.describe_secret(SecretId=secret_id)
-        except Exception as exc:  # botocore errors vary; each becomes one finding
+            description = aws_client.call(
+                client, "describe_secret", where=where, SecretId=secret_id
+            )
+        except Exception as exc:  # an ErpError, or a client that is not botocore's
             parts.append(_unreadable(secret_id, now, _error_text(exc, "DescribeSecret")))
             continue
         versions: list[Mapping[str, Any]] | None
@@ -255,7 +262,7 @@ def check_aws_secrets(
             versions = []
             kwargs: dict[str, Any] = {"SecretId": description.get("ARN", secret_id)}
             while True:
-                page = client.list_secret_version_ids(**kwargs)
+                page = aws_client.call(client, "list_secret_version_ids", where=where, **kwargs)
                 versions.extend(page.get("Versions") or ())
                 token = page.get("NextToken")
                 if not token:
