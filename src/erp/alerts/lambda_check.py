@@ -43,9 +43,9 @@ def report_messages(report: Report, limit_bytes: int = MESSAGE_LIMIT_BYTES) -> I
 
 
 def _sns_client() -> Any:
-    import boto3
+    from erp.aws.client import AwsSettings, sns_client
 
-    return boto3.client("sns")
+    return sns_client(AwsSettings.from_env())
 
 
 def handler(

@@ -43,6 +43,7 @@ __all__ = [
     "is_loopback",
     "region_of_arn",
     "secretsmanager_client",
+    "sns_client",
     "translate_error",
 ]
 
@@ -225,6 +226,11 @@ def secretsmanager_client(settings: AwsSettings, secret_id: str | None = None) -
 def events_client(settings: AwsSettings) -> Any:
     """An EventBridge client with the same region, endpoint and credentials checks."""
     return _client("events", settings, None)
+
+
+def sns_client(settings: AwsSettings) -> Any:
+    """An SNS client (the alert topic) with the same region, endpoint and credentials checks."""
+    return _client("sns", settings, None)
 
 
 def error_code(exc: BaseException) -> str | None:
