@@ -172,6 +172,8 @@ class StrictSecretsManager:
     # -- plumbing --------------------------------------------------------------------------
 
     def _boto(self, url: str) -> Any:
+        # Not erp.aws.client: the layer plays the service, talks only to 127.0.0.1 and must
+        # work without the user's AWS credentials, so it carries fixed emulator ones.
         import boto3
 
         return boto3.client(
