@@ -186,9 +186,11 @@ def test_ensure_venv_keeps_a_working_venv(tmp_path: Path) -> None:
 
 def test_makefile_uses_a_venv_never_the_global_python() -> None:
     """`make -n demo` installs with the venv's python, creating .venv when none is active."""
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    # not VIRTUAL_ENV, nor the flags of a `make test` this suite may be running under
+    outer = ("VIRTUAL_ENV", "MAKELEVEL", "MAKEFLAGS", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in outer}
     result = subprocess.run(
-        ["make", "-n", "-B", "demo", "VENV=/nonexistent/venv"],
+        ["make", "--no-print-directory", "-n", "-B", "demo", "VENV=/nonexistent/venv"],
         cwd=ROOT,
         capture_output=True,
         text=True,
