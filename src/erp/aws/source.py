@@ -153,6 +153,8 @@ class AwsSecretSource:
         pending = snap.get(PENDING)
         if pending is None or pending.ring is None or pending.version_id == snap.current.version_id:
             return None
+        if pending.texts == snap.current.texts:  # the test-only path's copy: nothing new
+            return None
         problem = successor_problem(
             current,
             pending.ring,
