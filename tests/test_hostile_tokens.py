@@ -307,3 +307,79 @@ def test_unknown_kid_longer_than_64_characters_is_shown_shortened(service: Token
         service.verify(token)
     assert "z" * 64 in str(caught.value)
     assert "z" * 65 not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"{}", "token lacks the required 'exp' claim"),
+        (b'{"exp": %d}' % (T - 60), "token has expired"),
+        (b'{"exp": %d, "nbf": %d}' % (T + 600, T + 300), "token is not yet valid (nbf)"),
+        (b'{"exp": %d, "iat": %d}' % (T + 600, T + 300), "token was issued in the future (iat)"),
+        (b'{"exp": 1%s}' % (b"0" * 400), "token exp claim is out of range"),
+        (b'{"exp": 1e400}', "token exp claim is not a finite number"),
+        (b'{"exp": "1"}', "token exp claim is not a number"),
+        (b'{"exp": %d, "aud": "x"}' % (T + 60), "token has an audience but none is expected"),
+    ],
+)
+def test_each_refusal_has_its_fixed_phrase(
+    service: TokenService, payload: bytes, message: str
+) -> None:
+    """Refusal messages are fixed phrases (adapters pass them on as error descriptions)."""
+    with pytest.raises(InvalidToken) as caught:
+        service.verify(_sign(payload))
+    assert str(caught.value) == message
+
+
+def test_audience_refusals_have_their_fixed_phrases(service: TokenService) -> None:
+    """Missing, malformed and foreign audiences each get their own phrase."""
+    cases = [
+        (b'{"exp": %d}' % (T + 60), "token lacks the required 'aud' claim"),
+        (b'{"exp": %d, "aud": 5}' % (T + 60), "token aud claim is not a string or list of strings"),
+        (b'{"exp": %d, "aud": "x"}' % (T + 60), "token audience is not accepted"),
+    ]
+    for payload, message in cases:
+        with pytest.raises(InvalidToken) as caught:
+            service.verify(_sign(payload), audience="api")
+        assert str(caught.value) == message
+
+
+def test_issue_refusals_name_the_fix(service: TokenService) -> None:
+    """A non-positive ttl is a ValueError; one over max_token_ttl names the setting to raise."""
+    from erp.errors import PolicyViolation
+
+    with pytest.raises(ValueError, match=r"^ttl must be positive$"):
+        service.issue({}, ttl=timedelta(0))
+    with pytest.raises(PolicyViolation) as caught:
+        service.issue({}, ttl=timedelta(hours=2))
+    assert str(caught.value).endswith(
+        "raise ERP_JWT_MAX_TOKEN_TTL_SECONDS first (keys are pruned by it)"
+    )
+
+
+def test_kid_cache_bounds_are_inclusive(service: TokenService) -> None:
+    """A header of exactly the per-entry bound is cached; the byte total may reach the bound."""
+    from erp.jwt.tokens import _KID_CACHE_MAX_HEADER
+
+    def header_of(length: int, n: int) -> tuple[str, str]:
+        base = {"alg": "HS256", "kid": "k1", "n": n, "p": ""}
+        pad = 0
+        while True:
+            base["p"] = "p" * pad
+            segment = _b64(json.dumps(base, separators=(",", ":")).encode())
+            if len(segment) >= length:
+                return segment, _sign(
+                    b'{"exp": %d}' % (T + 60),
+                    header=json.dumps(base, separators=(",", ":")).encode(),
+                )
+            pad += 1
+
+    segment, token = header_of(_KID_CACHE_MAX_HEADER, 0)
+    assert len(segment) == _KID_CACHE_MAX_HEADER
+    service.verify(token)
+    assert segment in service._kids
+    count = _KID_CACHE_MAX_BYTES // _KID_CACHE_MAX_HEADER
+    for n in range(1, count):
+        service.verify(header_of(_KID_CACHE_MAX_HEADER, n)[1])
+    assert service._kids_bytes == _KID_CACHE_MAX_BYTES
+    assert len(service._kids) == count
