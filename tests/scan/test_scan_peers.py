@@ -225,7 +225,7 @@ def test_detect_secrets_private_key_cases() -> None:
 
 
 def test_detect_secrets_slack_placeholder_is_a_documented_difference() -> None:
-    """CHOICE: detect-secrets flags https://hooks.slack.com/services/Txxxxxxxx/Bxxxxxxxx/xxx…;
+    """CHOICE: detect-secrets flags a Slack webhook whose team, bot and token parts are all x;
     a token of one repeated character is a documentation placeholder for us (rule 2)."""
     url = "https://hooks.slack.com/services/Txxxxxxxx/Bxxxxxxxx/" + "x" * 24
     assert found(url) == []
