@@ -4,11 +4,11 @@ Verification order, cheapest refusal first, and nothing but the header parsed be
 signature holds:
 
 1. the token's length against ``max_token_bytes`` (one ``len``);
-2. the header: base64url, JSON nested at most ``_MAX_HEADER_DEPTH`` deep, ``kid`` a string
-   (a header seen with a valid signature before is not parsed again);
+2. the header, by :mod:`erp.jwt.compact`: canonical base64url, JSON nested at most 4 deep,
+   ``alg`` in the allow-list, ``kid`` a string (a header seen with a valid signature
+   before is not parsed again);
 3. the key named by ``kid`` (an unknown ``kid`` gets one rate-limited reload of the ring);
-4. the signature, in one call (:meth:`TokenService._verify_signature`), over the
-   algorithm allow-list;
+4. the MAC, compared in constant time as canonical base64url text;
 5. the claims: strict JSON, ``exp`` required, every NumericDate finite, ``exp`` refused
    from exactly ``exp + leeway`` (RFC 7519 4.1.4 "on or after"), ``nbf``/``iat`` with the
    leeway, ``aud``/``iss`` as PyJWT checks them, ``iss``/``sub``/``jti`` strings.
@@ -31,6 +31,7 @@ from erp import _settings
 from erp._json import JsonProblem, loads_object
 from erp.clock import Clock, system_clock
 from erp.errors import InvalidToken, PolicyViolation, TokenExpired, UnknownKeyId
+from erp.jwt.compact import CompactVerifier, decode_claims, sign_hmac
 from erp.jwt.keyring import KeyRing, RotationPolicy
 
 __all__ = [
@@ -116,6 +117,8 @@ class TokenService:
         self._kids: dict[str, str | None] = {}
         self._kids_bytes = 0
         self._jws = jwt.PyJWS()
+        self._compact = CompactVerifier(max_token_bytes=self.max_token_bytes)
+        self._signing: tuple[KeyRing, str, bytes] | None = None  # (ring, kid, key)
 
     def __repr__(self) -> str:
         return f"TokenService(algorithm={self.algorithm!r}, keys={len(self._keys)})"
@@ -175,9 +178,11 @@ class TokenService:
         ring = self.ring()
         if not ring.keys:  # a cached empty ring may have been filled since: look once more
             ring = self.reload()
-        key = ring.active
+        signing = self._signing
+        if signing is None or signing[0] is not ring:  # ring.active scans the ring
+            signing = self._signing = (ring, ring.active.id, ring.active.key_bytes)
         payload = {**claims, "iat": int(moment.timestamp()), "exp": int((moment + ttl).timestamp())}
-        return jwt.encode(payload, key.key_bytes, algorithm=self.algorithm, headers={"kid": key.id})
+        return sign_hmac(payload, signing[2], alg=self.algorithm, kid=signing[1])
 
     # -- verifying ---------------------------------------------------------------------
 
@@ -264,20 +269,9 @@ class TokenService:
             raise InvalidToken(
                 f"token is longer than {self.max_token_bytes} bytes (ERP_JWT_MAX_TOKEN_BYTES)"
             )
-        header, dot, _rest = token.partition(".")
-        if not dot:
-            raise InvalidToken("not a JWT: expected three dot-separated segments")
-        kid = self._kids.get(header, "")
-        cached = kid != ""
-        if not cached:
-            kid = self._kid(header)
-        payload = self._verify_signature(token, self._key_for(kid))
-        if not cached:
-            self._remember(header, kid)
-        try:
-            claims = loads_object(payload, max_depth=_MAX_PAYLOAD_DEPTH)
-        except JsonProblem:
-            raise InvalidToken("token payload is not a JSON object") from None
+        # erp.jwt.compact: format, header, alg allow-list, key by kid, MAC, payload
+        _header, payload = self._compact.verify(token, self._key_for, self.allowed_algorithms)
+        claims = decode_claims(payload)
         self._check_times(claims, now)
         _check_audience(claims, audience)
         for name in _STRING_CLAIMS:
