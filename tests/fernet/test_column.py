@@ -15,7 +15,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from erp.fernet import EncryptedColumn, EncryptedType, FernetKeyRing, encrypted_columns
-from erp.fernet.reencrypt import PlainReporter, columns_from_config
+from erp.fernet.reencrypt import PlainReporter, columns_from_config, columns_from_metadata
 from erp.fernet.reencrypt.progress import RichReporter
 
 from .conftest import KeyFactory
@@ -161,6 +161,33 @@ def test_reencrypt_discovers_columns_from_the_application_metadata(
     assert json.loads(out)["columns"]["customers.tax_id"]["rotated"] == 1
 
 
+def test_metadata_module_is_imported_from_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--metadata`` finds a module in the current folder, as ``python -m`` would; the
+    folder is on ``sys.path`` for that import only."""
+    (tmp_path / "cwd_shop_models.py").write_text(
+        textwrap.dedent("""
+        from sqlalchemy import Column, Integer, MetaData, Table
+        from erp.fernet import EncryptedType
+
+        metadata = MetaData()
+        Table("orders", metadata, Column("id", Integer, primary_key=True),
+              Column("card", EncryptedType()))
+    """)
+    )
+    # A console script's path holds its bin folder, never the working folder ("" or ".").
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".")])
+    monkeypatch.delitem(sys.modules, "cwd_shop_models", raising=False)
+    monkeypatch.chdir(tmp_path)
+    before = list(sys.path)
+    try:
+        assert columns_from_metadata("cwd_shop_models:metadata") == [("orders", "card")]
+    finally:
+        sys.modules.pop("cwd_shop_models", None)
+    assert sys.path == before
+
+
 def test_columns_from_a_config_file(tmp_path: Path) -> None:
     """A YAML file lists columns; a malformed one is one error naming the file."""
     good = tmp_path / "columns.yaml"
@@ -214,3 +241,35 @@ def test_importing_the_fernet_api_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_encrypted_type_without_sqlalchemy_names_the_db_extra() -> None:
+    """Without SQLAlchemy, ``EncryptedType`` raises MissingExtra naming ``[db]``."""
+    code = (
+        "import sys; sys.modules['sqlalchemy'] = None\n"
+        "from erp._extras import MissingExtra\n"
+        "try:\n    from erp.fernet import EncryptedType\n"
+        "except MissingExtra as exc:\n    print(exc.extra, exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("db "), out.stdout + out.stderr
+    assert "erp-secrets[db]" in out.stdout
+
+
+def test_progress_without_rich_falls_back_to_lines_or_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without rich: ``auto`` on a terminal prints plain lines; ``bar`` names ``[rich]``."""
+    from erp._extras import MissingExtra
+    from erp.fernet.reencrypt.progress import make_reporter
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setitem(sys.modules, "rich", None)
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    monkeypatch.delenv("CI", raising=False)
+    assert isinstance(make_reporter("auto"), PlainReporter)
+    with pytest.raises(MissingExtra, match=r"erp-secrets\[rich\]"):
+        make_reporter("bar")

@@ -33,6 +33,19 @@ def test_first_rotate_creates_the_primary(
     assert doc["FERNET_KEY_META"][keys.primary.fingerprint]["state"] == "primary"
 
 
+def test_first_rotate_says_there_is_nothing_to_reencrypt(vault: VaultFile, log: AuditLog) -> None:
+    """The first key encrypts nothing yet: no 'then run reencrypt'; the second rotate says it."""
+    base = ["fernet", "rotate", "--vault", str(vault.path), "--log", str(log.path)]
+    first = CliRunner().invoke(cli, base)
+    assert first.exit_code == 0, first.output
+    assert "nothing to re-encrypt" in first.output
+    assert "reencrypt --db" not in first.output
+    second = CliRunner().invoke(cli, base)
+    assert second.exit_code == 0, second.output
+    assert "then run 'erp-secrets fernet reencrypt --db URL ...'" in second.output
+    assert "nothing to re-encrypt" not in second.output
+
+
 def test_rotate_keeps_old_key_for_reading_newest_first(
     vault: VaultFile, log: AuditLog, clock: FrozenClock
 ) -> None:

@@ -168,3 +168,27 @@ def test_cli_walks_the_runbook_rotate_reencrypt_verify_retire(
     for text in (out, log.path.read_text()):
         assert ring.primary.key not in text
         assert ring.fallbacks[0].key not in text
+
+
+def test_status_says_when_a_retired_key_was_removed(
+    rotated: tuple[EncryptedTable, FernetKeyRing],
+    vault: VaultFile,
+    log: AuditLog,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """After retire, ``fernet status`` shows the key as removed from the vault at a time."""
+    table, ring = rotated
+    reencrypt(table.db, table.columns, ring, vault=vault, log=log)
+    assert verify_and_record(table.db, table.columns, ring, vault=vault, log=log).ok
+    retire([table.db], vault=vault, log=log)
+    old = ring.fallbacks[0].fingerprint
+    retired_at = vault.read()["FERNET_KEY_META"][old]["retired_at"]
+    code, out, _err = run_cli(["fernet", "status", "--vault", str(vault.path)], capsys)
+    assert code == 0
+    line = next(x for x in out.splitlines() if old in x)
+    assert line.startswith("retired")
+    assert f"removed from the vault at {retired_at}" in line
+    assert "from -" not in out
+    code, out, _err = run_cli(["fernet", "status", "--vault", str(vault.path), "--json"], capsys)
+    retired = [k for k in json.loads(out)["keys"] if k["fingerprint"] == old]
+    assert retired[0]["source"] == "removed from the vault"

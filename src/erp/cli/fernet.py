@@ -9,12 +9,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from erp.cli.common import log_option, open_log, open_vault, print_json, vault_option
 from erp.fernet.errors import ColumnsError
+
+if TYPE_CHECKING:
+    from erp.fernet.rotation import KeyStatus
 
 __all__ = ["fernet_group"]
 
@@ -140,6 +143,13 @@ def rotate_command(vault_path: Path | None, log_path: Path | None, key_stdin: bo
                 "update or unset it before redeploying",
                 err=True,
             )
+    if not event.fallbacks:
+        # No earlier key in the vault or the environment: nothing can be encrypted under one.
+        click.echo(
+            "nothing to re-encrypt: this is the first Fernet key; next: deploy services "
+            "so they load it"
+        )
+        return
     click.echo(
         "next: redeploy services so they load the new key, then run "
         "'erp-secrets fernet reencrypt --db URL ...'"
@@ -256,6 +266,7 @@ def reencrypt_command(
     type=click.Choice(["auto", "bar", "plain", "none"]),
     default="none",
     show_default=True,
+    help="auto: a bar on a terminal, plain lines otherwise; none: only the report.",
 )
 @vault_option
 @log_option
@@ -351,6 +362,19 @@ def retire_command(
         )
 
 
+def _key_line(key: KeyStatus) -> str:
+    """One ``status`` line: where a key in effect comes from, or when a key was retired."""
+    if key.role == "retired":
+        record = key.record
+        retired_at = record.retired_at if record is not None else None
+        used = f"  (in use since {key.since})" if key.since != "-" else ""
+        return (
+            f"{key.role:9} {key.fingerprint}  removed from the vault "
+            f"{'at ' + retired_at if retired_at else '(time not recorded)'}{used}"
+        )
+    return f"{key.role:9} {key.fingerprint}  from {key.source}  since {key.since}"
+
+
 @fernet_group.command("status")
 @vault_option
 @click.option("--db", "db", default=None, help="Also show the re-encryption passes in this DB.")
@@ -377,7 +401,7 @@ def status_command(vault_path: Path | None, db: str | None, as_json: bool) -> No
     if not status.keys:
         click.echo("no Fernet key configured: run 'erp-secrets fernet rotate'")
     for key in status.keys:
-        click.echo(f"{key.role:9} {key.fingerprint}  from {key.source}  since {key.since}")
+        click.echo(_key_line(key))
     for record in status.verified:
         verdict = "ok" if record.ok else f"{record.failing_total} failing"
         click.echo(f"verified {record.db} at {record.time} with {record.primary}: {verdict}")

@@ -11,11 +11,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import MetaData, Table, Text
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from erp._extras import require
 
-from erp.fernet.keys import FernetKeyRing
+# Before the SQLAlchemy imports: without the [db] extra, one error naming the extra rather
+# than a bare ModuleNotFoundError from the first ``from sqlalchemy import``.
+require("sqlalchemy")
+
+from sqlalchemy import MetaData, Table, Text  # noqa: E402
+from sqlalchemy.engine import Dialect  # noqa: E402
+from sqlalchemy.types import TypeDecorator  # noqa: E402
+
+from erp.fernet.keys import FernetKeyRing  # noqa: E402
 
 __all__ = ["EncryptedColumn", "EncryptedType", "encrypted_columns"]
 

@@ -44,6 +44,7 @@ from erp.store.vault import VaultFile
 
 __all__ = [
     "META_NAME",
+    "RETIRED_SOURCE",
     "VERIFIED_NAME",
     "Applied",
     "FernetStatus",
@@ -260,6 +261,10 @@ def retire_keys(
     return Applied(done[-1] if done else None, recorded.event, recorded.entry)
 
 
+RETIRED_SOURCE = "removed from the vault"
+"""The ``source`` of a retired key: no longer in any key list, kept only as a record."""
+
+
 @dataclass(frozen=True)
 class KeyStatus:
     """One key in effect (or retired): role, fingerprint, where it comes from, its record."""
@@ -371,5 +376,5 @@ def fernet_status(vault: VaultFile | None = None) -> FernetStatus:
             )
     for fp, record in sorted(stored.records.items()):
         if fp not in effective and record.state == "retired":
-            status.keys.append(KeyStatus("retired", fp, "-", record))
+            status.keys.append(KeyStatus("retired", fp, RETIRED_SOURCE, record))
     return status

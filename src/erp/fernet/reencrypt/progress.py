@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
+from erp._extras import MissingExtra, require
+
 __all__ = ["PlainReporter", "Reporter", "RichReporter", "SilentReporter", "make_reporter"]
 
 
@@ -175,13 +177,23 @@ class RichReporter:
         self.console.print(text, markup=False, highlight=False)
 
 
+def _rich_installed() -> bool:
+    try:
+        require("rich")
+    except MissingExtra:
+        return False
+    return True
+
+
 def make_reporter(mode: str = "auto", *, interval_seconds: float = 5.0) -> Reporter:
     """``bar`` (rich), ``plain`` (lines), ``none``; ``auto`` = bar on a terminal outside CI."""
     if mode == "none":
         return SilentReporter()
     if mode == "auto":
         tty = sys.stderr.isatty() and not os.environ.get("CI")
-        mode = "bar" if tty else "plain"
+        # Without the [rich] extra, auto falls back to lines; an explicit ``bar`` names it.
+        mode = "bar" if tty and _rich_installed() else "plain"
     if mode == "bar":
+        require("rich")
         return RichReporter()
     return PlainReporter(interval_seconds=interval_seconds)

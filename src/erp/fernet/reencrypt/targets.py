@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,6 +219,24 @@ def columns_from_config(path: Path) -> list[tuple[str, str]]:
     return [parse_column(c) for c in columns]
 
 
+def _import_from_cwd(module_name: str) -> Any:
+    """Import ``module_name`` with the working folder first on the path, as ``python -m`` does.
+
+    A console script's ``sys.path`` starts with its own ``bin`` folder, not the folder the
+    operator stands in, so ``--metadata app.models:Base`` from an application's checkout
+    would not find ``app``. The folder is on the path for this import only.
+    """
+    cwd = os.getcwd()
+    sys.path.insert(0, cwd)
+    importlib.invalidate_caches()  # a module written since the last import must be seen
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        # remove() drops the first occurrence: ours, unless the import put one in front.
+        with suppress(ValueError):
+            sys.path.remove(cwd)
+
+
 def columns_from_metadata(spec: str) -> list[tuple[str, str]]:
     """Encrypted columns of ``module:attribute`` (a MetaData, Table or declarative base)."""
     from erp.fernet.column import encrypted_columns
@@ -225,7 +245,7 @@ def columns_from_metadata(spec: str) -> list[tuple[str, str]]:
     if not colon or not module_name or not attr:
         raise ColumnsError(f"--metadata {spec!r} must be module:attribute, e.g. app.models:Base")
     try:
-        module = importlib.import_module(module_name)
+        module = _import_from_cwd(module_name)
     except ImportError as exc:
         raise ColumnsError(f"--metadata: cannot import {module_name!r}: {exc}") from None
     source = module
