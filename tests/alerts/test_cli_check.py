@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,44 @@ def test_vault_readable_by_others_exits_4(
     code, out, _ = run(capsys, "--json")
     assert code == 4
     assert [f["condition"] for f in json.loads(out)["findings"]] == ["vault_permissions"]
+
+
+def test_kubernetes_secret_mount_is_a_warning_that_says_so(
+    vault: VaultFile, log: AuditLog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A vault mounted as the kubelet mounts a Secret (a link into ..data/, mode 0440): exit
+    3 with a warning naming the mount, not critical."""
+    rotated_days_ago(vault, log, 0)
+    mount = tmp_path / "etc-erp"
+    (mount / "..2026_12_01").mkdir(parents=True)
+    shutil.copy2(vault.path, mount / "..2026_12_01" / "jwt_secrets.json")
+    (mount / "..2026_12_01" / "jwt_secrets.json").chmod(0o440)
+    (mount / "..data").symlink_to("..2026_12_01")
+    (mount / "jwt_secrets.json").symlink_to("..data/jwt_secrets.json")
+    code, out, _ = run(capsys, "--json", "--vault", str(mount / "jwt_secrets.json"))
+    assert code == 3, out
+    findings = json.loads(out)["findings"]
+    assert [(f["condition"], f["severity"]) for f in findings] == [("vault_permissions", "warning")]
+    assert "Kubernetes Secret mount" in findings[0]["summary"]
+
+
+def test_table_is_plain_text_without_rich(
+    vault: VaultFile,
+    log: AuditLog,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With rich, a bordered table; on a core install (no [rich] extra), plain lines."""
+    rotated_days_ago(vault, log, 40)
+    with_rich = run(capsys)[1]
+    assert set("━│") <= set(with_rich), with_rich  # rich installed: the bordered table
+    monkeypatch.setitem(sys.modules, "rich", None)
+    code, out, err = run(capsys)
+    assert code == 4, err
+    lines = out.splitlines()
+    assert lines[0].startswith("Rotation check at ")
+    assert any(x.startswith("critical") and "rotation_overdue" in x for x in lines), out
+    assert not set("┏━┃│") & set(out)  # no table borders: rich was not used
 
 
 def test_negative_due_within_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

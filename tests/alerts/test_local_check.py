@@ -137,6 +137,26 @@ def test_vault_file_writable_by_group_is_an_error(clock: FrozenClock, tmp_path: 
     assert conditions(report) == [("vault_permissions", "error")]
 
 
+def test_vault_file_readable_by_its_group_only_is_a_warning(
+    clock: FrozenClock, tmp_path: Path
+) -> None:
+    """Modes 0640 and 0440 (a Kubernetes fsGroup Secret, a service group): a warning that
+    says why, not critical; group-writable or world-readable stays critical."""
+    path = tmp_path / "v.json"
+    for mode in (0o100640, 0o100440):
+        report = check_vault_mode(path, mode, clock())
+        assert conditions(report) == [("vault_permissions", "warning")]
+        assert "its group can read" in report.findings[0].summary
+        assert "Kubernetes Secret mounted with fsGroup" in report.findings[0].summary
+    mounted = check_vault_mode(path, 0o100440, clock(), secret_mount=True)
+    assert conditions(mounted) == [("vault_permissions", "warning")]
+    assert "is a Kubernetes Secret mount" in mounted.findings[0].summary
+    for mode in (0o100660, 0o100444, 0o100460):
+        assert conditions(check_vault_mode(path, mode, clock())) == [
+            ("vault_permissions", "critical")
+        ]
+
+
 def test_vault_file_mode_0600_is_fine(clock: FrozenClock, tmp_path: Path) -> None:
     """The mode the vault writes is clean."""
     assert check_vault_mode(tmp_path / "v.json", 0o100600, clock()).findings == ()

@@ -169,28 +169,62 @@ def check_jwt_ring(
     return Report(now, (subject,), tuple(findings))
 
 
-def check_vault_mode(path: Path, mode: int, now: datetime) -> Report:
-    """A vault file that anyone but its owner can read, write or run is a finding."""
+def check_vault_mode(path: Path, mode: int, now: datetime, *, secret_mount: bool = False) -> Report:
+    """A vault file that anyone but its owner can read, write or run is a finding.
+
+    Others reading it is critical. Its group reading it, and nothing more, is only a
+    warning: that is how Kubernetes mounts a Secret for a pod's ``fsGroup`` (``defaultMode:
+    0440``, docs/deploy.md) and how a service group shares a root-owned file.
+    ``secret_mount`` says the file is a link into a kubelet ``..data/`` folder.
+    """
     subject = Subject(local_subject_id("file", path), "vault", f"vault file {path}")
     loose = stat.S_IMODE(mode) & 0o077
     if not loose:
         return Report(now, (subject,))
-    readable = bool(mode & (stat.S_IRGRP | stat.S_IROTH))
-    who = "others" if mode & stat.S_IROTH else "its group"
-    summary = (
-        f"vault file {path} has mode {stat.S_IMODE(mode):04o}: "
-        + (f"{who} can read the secrets" if readable else "others have access")
-        + f"; run 'chmod 600 {path}'"
-    )
+    shown = f"{stat.S_IMODE(mode):04o}"
+    if loose == stat.S_IRGRP:
+        if secret_mount:
+            summary = (
+                f"vault file {path} is a Kubernetes Secret mount (a link into ..data/) with "
+                f"mode {shown}: the pod's group (fsGroup) can read the secrets, nobody can "
+                "change them and others cannot read them; expected in a pod (docs/deploy.md), "
+                "keep the rotating host's copy at mode 0600"
+            )
+        else:
+            summary = (
+                f"vault file {path} has mode {shown}: its group can read the secrets (not "
+                "change them; others cannot read them); fine for a Kubernetes Secret mounted "
+                "with fsGroup or a service group that must read it, otherwise run "
+                f"'chmod 600 {path}'"
+            )
+        severity = Severity.WARNING
+    else:
+        readable = bool(mode & (stat.S_IRGRP | stat.S_IROTH))
+        who = "others" if mode & stat.S_IROTH else "its group"
+        summary = (
+            f"vault file {path} has mode {shown}: "
+            + (f"{who} can read the secrets" if readable else "others have access")
+            + f"; run 'chmod 600 {path}'"
+        )
+        severity = Severity.CRITICAL if readable else Severity.ERROR
     finding = Finding(
         subject,
         Condition.VAULT_PERMISSIONS,
-        Severity.CRITICAL if readable else Severity.ERROR,
+        severity,
         summary,
         None,
-        {"mode": f"{stat.S_IMODE(mode):04o}", "path": str(path)},
+        {"mode": shown, "path": str(path)},
     )
     return Report(now, (subject,), (finding,))
+
+
+def _is_secret_mount(path: Path) -> bool:
+    """The kubelet's layout: the file is a link to ``..data/<name>`` (swapped on update)."""
+    try:
+        target = Path(os.readlink(path))
+    except OSError:  # not a link (or gone): not a Secret mount
+        return False
+    return bool(target.parts) and target.parts[0] == "..data"
 
 
 def _meta_time(meta: Mapping[str, Any], name: str) -> datetime | None:
@@ -290,7 +324,7 @@ def check_vault_file(
         return Report(now)
     except OSError as exc:
         return _failed(path, now, f"cannot stat {path}: {exc.strerror}")
-    report = check_vault_mode(path, st.st_mode, now)
+    report = check_vault_mode(path, st.st_mode, now, secret_mount=_is_secret_mount(path))
     try:
         doc = VaultFile(path).read()
     except ErpError as exc:

@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from erp._extras import MissingExtra, require
 from erp.alerts.check import CheckConfig, exit_code, run_check
 from erp.alerts.delivery import DeliveryResult
 from erp.alerts.findings import Report, Severity
@@ -55,38 +56,65 @@ def _notify(report: Report, state_path: Path | None) -> list[DeliveryResult]:
     return router.process(report)
 
 
-def _table(report: Report, deliveries: list[DeliveryResult]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
+def _rows(report: Report) -> list[tuple[Severity, str, str, str, str]]:
+    """The findings, most severe first: severity, subject, condition, due, what to do."""
     now = report.checked_at
-    if report.findings:
-        table = Table(title=f"Rotation check at {to_iso(now)}")
-        for column in ("severity", "subject", "condition", "due", "what to do"):
-            table.add_column(column)
-        order = sorted(report.findings, key=lambda f: (-f.severity.rank, f.subject.id))
-        for f in order:
-            table.add_row(
-                f"[{_STYLE[f.severity]}]{f.severity.value}[/]",
-                f.subject.name,
-                f.condition.value,
-                when(f.due_at, now),
-                f.summary,
-            )
-        console.print(table)
+    order = sorted(report.findings, key=lambda f: (-f.severity.rank, f.subject.id))
+    return [
+        (f.severity, f.subject.name, f.condition.value, when(f.due_at, now), f.summary)
+        for f in order
+    ]
+
+
+def _footer(report: Report, deliveries: list[DeliveryResult]) -> list[str]:
+    """The lines after the findings: subjects without findings, nothing to check, deliveries."""
+    now = report.checked_at
     flagged = {f.subject.id for f in report.findings}
+    lines = []
     for subject in report.subjects:
         if subject.id not in flagged:
             due = f", next due {when(subject.due_at, now)}" if subject.due_at else ""
-            console.print(f"ok  {subject.name}{due}", highlight=False)
+            lines.append(f"ok  {subject.name}{due}")
     if not report.subjects:
-        console.print(
+        lines.append(
             "nothing to check: no vault file found and no AWS secret configured "
             "(exit 3: set ERP_VAULT_FILE to an absolute path or name --aws-secret)"
         )
-    for result in deliveries:
-        console.print(("sent " if result.ok else "FAILED ") + result.describe(), highlight=False)
+    lines += [("sent " if r.ok else "FAILED ") + r.describe() for r in deliveries]
+    return lines
+
+
+def _plain(report: Report, deliveries: list[DeliveryResult]) -> None:
+    """The table's content as plain lines, for a core install without the [rich] extra."""
+    if report.findings:
+        click.echo(f"Rotation check at {to_iso(report.checked_at)}")
+        for severity, subject, condition, due, summary in _rows(report):
+            click.echo(f"{severity.value:8}  {subject}  {condition}  due {due}: {summary}")
+    for line in _footer(report, deliveries):
+        click.echo(line)
+
+
+def _table(report: Report, deliveries: list[DeliveryResult]) -> None:
+    try:
+        require("rich")
+    except MissingExtra:
+        # rich is optional: the check still has to report (cron mails, CI logs) without it.
+        _plain(report, deliveries)
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    if report.findings:
+        table = Table(title=f"Rotation check at {to_iso(report.checked_at)}")
+        for column in ("severity", "subject", "condition", "due", "what to do"):
+            table.add_column(column)
+        for severity, *cells in _rows(report):
+            table.add_row(f"[{_STYLE[severity]}]{severity.value}[/]", *map(escape, cells))
+        console.print(table)
+    for line in _footer(report, deliveries):
+        console.print(line, highlight=False, markup=False)
 
 
 @click.command("check")
