@@ -242,3 +242,4 @@ def test_private_jwk_text_is_told_apart_from_hmac_secrets() -> None:
     assert is_private_jwk_text(PrivateKey.generate("EdDSA").to_text())
     assert not is_private_jwk_text("x" * 64)
     assert not is_private_jwk_text("b64:" + "A" * 43)
+    assert not is_private_jwk_text(json.dumps(PrivateKey.generate("EdDSA").public.jwk()))

@@ -306,3 +306,13 @@ def test_repr_names_url_and_count(jwks_server: JwksServer, ticker: Ticker) -> No
     keys = _client(jwks_server, ticker)
     keys.keys()
     assert repr(keys) == f"RemoteKeySet({jwks_server.url!r}, keys=2)"
+
+
+def test_empty_set_is_an_answer_not_a_failure(jwks_server: JwksServer, ticker: Ticker) -> None:
+    """An issuer still on HMAC publishes no key: that is a good (empty) set, not an outage."""
+    jwks_server.publish({"keys": []})
+    keys = _client(jwks_server, ticker)
+    assert keys.keys() == {}
+    assert keys.last_error is None
+    with pytest.raises(UnknownKeyId):
+        keys.key_for("ed")

@@ -332,8 +332,16 @@ class PrivateKey:
 
 
 def is_private_jwk_text(text: object) -> bool:
-    """Whether stored text is (meant to be) a private JWK rather than an HMAC secret."""
-    return isinstance(text, str) and text.lstrip().startswith("{") and '"kty"' in text
+    """Whether stored text is (meant to be) a private JWK rather than an HMAC secret.
+
+    A public JWK, or an ``oct`` one, is not: the key ring refuses those as HMAC secrets.
+    """
+    return (
+        isinstance(text, str)
+        and text.lstrip().startswith("{")
+        and '"kty"' in text
+        and '"d"' in text
+    )
 
 
 def _parse_jwk_text(text: str, where: str) -> dict[str, Any]:

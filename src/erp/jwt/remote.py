@@ -10,7 +10,8 @@ Guarantees, each pinned by ``tests/jwt/test_remote.py`` against a real local HTT
   ``If-None-Match``, and a 304 keeps the set and renews its freshness;
 * an unknown ``kid`` triggers at most one fetch per ``cooldown``, however many unknown kids
   arrive from however many threads (PyJWT's refresh-on-miss, rate-limited, pyjwt#929);
-* a failed fetch (down, slow, too large, not a JWK Set, no usable key) never wipes the set:
+* a failed fetch (down, slow, too large, not a JWK Set, entries but none usable) never
+  wipes the set:
   the last good one is served until ``max_stale`` after it was last confirmed (the outage
   that pyjwt#1162 fixed), and failed fetches are retried at most once per ``cooldown``;
   past ``max_stale`` every lookup raises :class:`JwksUnavailable`;
@@ -215,19 +216,15 @@ class RemoteKeySet:
         self._refresh(self._monotonic(), due_to_miss=True, force=True)
 
     def _refresh(self, now: float, *, due_to_miss: bool, force: bool = False) -> None:
-        if not force and now - self._last_attempt < self.cooldown.total_seconds():
+        if not force and self._held_back(now, due_to_miss=due_to_miss):
             return  # lock-free: during an outage every request would queue here otherwise
         seen = self._attempts
         with self._lock:
             if self._attempts != seen:
                 return  # another thread fetched while this one waited: use its result
             current = self._monotonic()
-            if not force:
-                recent = current - self._last_attempt < self.cooldown.total_seconds()
-                if due_to_miss and recent:
-                    return
-                if not due_to_miss and (current < self._fresh_until or recent):
-                    return  # fresh, or failing: retry once per cooldown, serve the last copy
+            if not force and self._held_back(current, due_to_miss=due_to_miss):
+                return
             self._last_attempt = current
             self._attempts += 1
             try:
@@ -245,6 +242,14 @@ class RemoteKeySet:
             self.last_error = None
             self._confirmed_at = self._monotonic()
             self._fresh_until = self._confirmed_at + self._freshness(headers)
+
+    def _held_back(self, now: float, *, due_to_miss: bool) -> bool:
+        """Whether a fetch must wait: one per cooldown for unknown kids and after a failure;
+        an expired set after a success is refetched at once (max-age alone paces those)."""
+        recent = now - self._last_attempt < self.cooldown.total_seconds()
+        if due_to_miss:
+            return recent
+        return now < self._fresh_until or (recent and self.last_error is not None)
 
     def _freshness(self, headers: Mapping[str, str]) -> float:
         max_age = _max_age(headers.get("cache-control"))
@@ -330,7 +335,9 @@ class RemoteKeySet:
                 repeated.add(kid)
             else:
                 keys[kid] = public
-        if not keys and not unnamed:
+        if doc["keys"] and not keys and not unnamed:
+            # entries, none usable: a broken publisher; an empty list is a real answer (an
+            # issuer still on HMAC publishes one), so only this keeps the last good set
             raise FetchFailed("the JWK Set holds no usable signing key")
         single = unnamed[0] if len(unnamed) == 1 and not keys else None
         if single is None and len(keys) == 1 and not unnamed:
