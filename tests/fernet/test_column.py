@@ -201,6 +201,22 @@ def test_columns_from_a_config_file(tmp_path: Path) -> None:
         columns_from_config(bad)
 
 
+def test_yaml_columns_config_without_pyyaml_names_the_db_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without PyYAML, a YAML config names ``[db]`` (not a parse error); JSON still works."""
+    from erp._extras import MissingExtra
+
+    monkeypatch.setitem(sys.modules, "yaml", None)
+    listed = tmp_path / "columns.yaml"
+    listed.write_text("columns:\n  - users.ssn\n")
+    with pytest.raises(MissingExtra, match=r"erp-secrets\[db\]"):
+        columns_from_config(listed)
+    as_json = tmp_path / "columns.json"
+    as_json.write_text('{"columns": ["users.ssn"]}')
+    assert columns_from_config(as_json) == [("users", "ssn")]
+
+
 def test_plain_progress_prints_rows_per_second_and_eta() -> None:
     """Without a terminal: one line per interval with rows, percent, rows/s and ETA."""
     now = [100.0]

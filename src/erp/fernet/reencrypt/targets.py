@@ -202,13 +202,10 @@ def columns_from_config(path: Path) -> list[tuple[str, str]]:
         text = data.decode()
     except UnicodeDecodeError:
         raise ColumnsError(f"config file {path} is not UTF-8 text") from None
+    # Outside the try below: a missing PyYAML is a missing extra, not a parse error.
+    yaml = None if path.suffix == ".json" else require("yaml", "db")
     try:
-        if path.suffix == ".json":
-            doc = json.loads(text)
-        else:
-            import yaml
-
-            doc = yaml.safe_load(text)
+        doc = json.loads(text) if yaml is None else yaml.safe_load(text)
     except Exception as exc:  # yaml and json raise different types; the message names the spot
         raise ColumnsError(f"config file {path} does not parse: {exc}") from None
     columns = doc.get("columns") if isinstance(doc, dict) else None
