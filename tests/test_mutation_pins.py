@@ -444,3 +444,62 @@ def test_ring_and_new_id_refusals_say_what_is_wrong(clock: FrozenClock) -> None:
         stage(ring, clock(), POLICY, key_id="a")
     with pytest.raises(WeakSecret, match="the text after 'b64:' is not base64url"):
         check_secret_strength("b64:" + "A" * 40 + "!", "k")
+
+
+def test_stage_event_and_refusal_phrases(clock: FrozenClock) -> None:
+    """stage() returns its own event; stage and promote refusals have fixed phrases."""
+    from erp.errors import PolicyViolation
+
+    ring = rotate(KeyRing(), clock(), POLICY, key_id="a").ring
+    with pytest.raises(PolicyViolation) as caught:
+        stage(KeyRing(), clock(), POLICY)
+    assert (
+        str(caught.value) == "cannot stage into an empty ring: run 'erp-secrets jwt rotate' first"
+    )
+    with pytest.raises(PolicyViolation) as caught:
+        promote(ring, clock(), POLICY)
+    assert str(caught.value) == "no key is staged: run 'erp-secrets jwt stage' first"
+    step = stage(ring, clock(), POLICY, key_id="b")
+    assert step.event == {
+        "action": "stage",
+        "staged": _ref_of(step.ring, "b"),
+        "active": _ref_of(ring, "a"),
+    }
+    with pytest.raises(PolicyViolation) as caught:
+        stage(step.ring, clock(), POLICY)
+    assert str(caught.value) == (
+        "key 'b' is already staged; promote it before staging another "
+        "(staging twice would leave instances unable to verify)"
+    )
+    with pytest.raises(PolicyViolation, match=r"^key 'b' was staged less than 0:10:00 ago; "):
+        promote(step.ring, clock(), POLICY)
+
+
+def test_immediate_rotation_keeps_older_retirements_and_uses_a_callers_secret(
+    clock: FrozenClock,
+) -> None:
+    """Only the active key is demoted: a key already retiring keeps its deactivation time."""
+    ring = rotate(KeyRing(), clock(), POLICY, key_id="a").ring
+    first_retired_at = clock.advance(60)
+    ring = rotate(ring, clock(), POLICY, key_id="b").ring
+    clock.advance(60)
+    secret = generate_secret()
+    ring = rotate(ring, clock(), POLICY, key_id="c", secret=secret).ring
+    a = ring.get("a")
+    assert a is not None
+    assert a.deactivated_at == first_retired_at
+    assert ring.active.secret == secret
+
+
+def test_binary_form_edge_cases() -> None:
+    """An encoding ending in 'X' keeps it; bad base64 length and JWK sets are refused by name."""
+    from erp.jwt.keyring import binary_secret, check_secret_strength
+
+    assert binary_secret(b"\x00\x00\x17") == "b64:AAAX"
+    with pytest.raises(WeakSecret, match=r"^k: the text after 'b64:' is not base64url\. Remove"):
+        check_secret_strength("b64:" + "A" * 41, "k")  # 41 characters cannot be base64
+    with pytest.raises(WeakSecret, match=r"^k: the text after 'b64:' is not base64url\. Remove"):
+        check_secret_strength("b64:" + "A" * 40 + "!", "k")
+    jwk_set = '[{"kty":"oct","k":"' + generate_secret() + '"}]'
+    with pytest.raises(WeakSecret, match="PEM, SSH or JWK"):
+        check_secret_strength(jwk_set, "k")
