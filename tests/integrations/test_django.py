@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import closing
@@ -371,3 +372,30 @@ def test_json_field_form_round_trip(fernet_vault: VaultFile) -> None:
     assert form.is_valid(), form.errors
     saved = form.save()
     assert customers().get(pk=saved.pk).profile == {"tier": "gold"}
+
+
+def test_cli_discovers_columns_with_django_settings(
+    fernet_vault: VaultFile, django_project: Path
+) -> None:
+    """erp-secrets fernet reencrypt|verify --django-settings, run from the project root."""
+    from django.core.management import call_command
+
+    for i in range(5):
+        customers().create(name=f"c{i}", ssn=f"ssn-{i}", profile={"i": i})
+    call_command("erp_secrets", "fernet", "rotate")
+    cli = Path(sys.executable).with_name("erp-secrets")
+    outputs = []
+    for command in ("reencrypt", "verify"):
+        args = ["--db", str(django_project), "--django-settings", "mysite.settings"]
+        done = subprocess.run(
+            [str(cli), "fernet", command, *args, *(["--progress", "none"])],
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert (command, done.returncode, done.stderr) == (command, 0, "")
+        outputs.append(done.stdout)
+    assert "ledger_customer.profile: 5 rows" in outputs[1]
+    assert "ledger_customer.ssn: 5 rows" in outputs[1]

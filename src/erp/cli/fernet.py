@@ -40,7 +40,23 @@ def _ring(vault_path: Path | None) -> Any:
     return load_fernet_ring(resolver)
 
 
+def _django_settings(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # the discovery lives with the Django adapter (erp.integrations), imported only when asked
+    if value:
+        from erp.integrations.django.discovery import columns_from_django_settings
+
+        ctx.meta["erp.django_columns"] = columns_from_django_settings(value)
+
+
 def _columns_options(func: F) -> F:
+    func = click.option(
+        "--django-settings",
+        default=None,
+        expose_value=False,
+        callback=_django_settings,
+        help="A Django settings module (e.g. mysite.settings); every EncryptedTextField and "
+        "EncryptedJSONField column of its installed apps is included.",
+    )(func)
     func = click.option(
         "--metadata",
         "metadata",
@@ -78,6 +94,9 @@ def _collect_columns(
         found += columns_from_config(config)
     for spec in metadata:
         found += columns_from_metadata(spec)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        found += ctx.meta.get("erp.django_columns", [])
     if not found:
         raise ColumnsError(
             "name the encrypted columns: --column table.column (repeatable), --config FILE, "

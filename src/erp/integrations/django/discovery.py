@@ -8,6 +8,7 @@ commands take from ``--column table.column``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Mapping
@@ -68,6 +69,10 @@ def _setup(settings_module: str) -> None:
 
 def columns_from_django_settings(settings_module: str) -> list[tuple[str, str]]:
     """Set Django up with ``settings_module``; the encrypted columns of its installed apps."""
+    if importlib.util.find_spec("django") is None:
+        raise ConfigError(
+            f"--django-settings {settings_module!r} needs Django: pip install 'erp-secrets[django]'"
+        )
     from django.core.exceptions import ImproperlyConfigured
 
     try:
