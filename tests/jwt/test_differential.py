@@ -45,7 +45,7 @@ DELIBERATE = {
     "NaN, Infinity or a number beyond double range (JSON)": r"not (base64url-encoded )?JSON",
     "payload not strict UTF-8 (BOM, UTF-16, surrogates)": r"payload is not JSON",
     "crit or b64 in the header": r"'crit'|'b64'",
-    "header or token over the size caps, header nested too deep": r"longer than|nested more",
+    "header or token over the size caps, header nested too deep": r"longer than|nested at most",
     "an aud claim while no audience is expected": r"has an audience but none is expected",
     "a time claim that is not a finite JSON number": r"claim is (not a|not a finite|out of)",
     "iat in the future beyond the leeway": r"issued in the future",

@@ -117,7 +117,8 @@ class TokenService:
         self._kids: dict[str, str | None] = {}
         self._kids_bytes = 0
         self._jws = jwt.PyJWS()
-        self._compact = CompactVerifier(max_token_bytes=self.max_token_bytes)
+        # verify() checks the length against self.max_token_bytes (which may be changed) first
+        self._compact = CompactVerifier(max_token_bytes=1 << 62)
         self._signing: tuple[KeyRing, str, bytes] | None = None  # (ring, kid, key)
 
     def __repr__(self) -> str:
