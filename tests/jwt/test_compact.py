@@ -573,3 +573,15 @@ def test_over_long_deep_header_is_named_as_nested() -> None:
     deep = b'{"alg":"HS256","x":' + b"[" * 10_000 + b"]" * 10_000 + b"}"
     with pytest.raises(InvalidToken, match="nested at most"):
         verify_hmac(_forge(deep, {}), {"k1": KEY}, verifier=CompactVerifier(max_token_bytes=10**6))
+
+
+def test_cache_bounds_are_inclusive() -> None:
+    """Entries and bytes may reach their bounds exactly; one more evicts the oldest."""
+    tokens = [sign_hmac({}, KEY, kid=f"k{i}") for i in range(3)]
+    cost = len(tokens[0].split(".")[0]) + 512  # header text plus the per-entry overhead
+    verifier = CompactVerifier(cache_entries=2, cache_bytes=2 * cost)
+    for token in tokens[:2]:
+        verifier.verify(token, lambda kid: KEY, ("HS256",))
+    assert (verifier.cached_headers(), verifier.cached_bytes) == (2, 2 * cost)
+    verifier.verify(tokens[2], lambda kid: KEY, ("HS256",))
+    assert (verifier.cached_headers(), verifier.cached_bytes) == (2, 2 * cost)
