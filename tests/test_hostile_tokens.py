@@ -18,6 +18,7 @@ import pytest
 
 from erp.clock import FrozenClock
 from erp.errors import InvalidToken, TokenExpired, UnknownKeyId, WeakSecret
+from erp.jwt.compact import _CACHE_BYTES as _KID_CACHE_MAX_BYTES
 from erp.jwt.keyring import (
     MIN_SECRET_BYTES,
     Key,
@@ -29,7 +30,7 @@ from erp.jwt.keyring import (
     generate_secret,
     key_bytes,
 )
-from erp.jwt.tokens import _KID_CACHE_MAX_BYTES, DEFAULT_MAX_TOKEN_BYTES, TokenService
+from erp.jwt.tokens import DEFAULT_MAX_TOKEN_BYTES, TokenService
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 T = int(NOW.timestamp())
@@ -154,8 +155,7 @@ def test_unsigned_headers_never_enter_the_kid_cache(service: TokenService) -> No
         forged = _sign(b'{"exp": %d}' % (T + 60), header=header, key=b"k" * 32)
         with pytest.raises(InvalidToken):
             service.verify(forged)
-    assert service._kids == {}
-    assert service._kids_bytes == 0
+    assert service._compact.cached_headers() == 0
 
 
 def test_kid_cache_is_bounded_in_bytes(service: TokenService) -> None:
@@ -163,15 +163,7 @@ def test_kid_cache_is_bounded_in_bytes(service: TokenService) -> None:
     for n in range(2000):
         header = json.dumps({"alg": "HS256", "kid": "k1", "n": n, "pad": "p" * 200}).encode()
         assert service.verify(_sign(b'{"exp": %d}' % (T + 60), header=header))
-        assert service._kids_bytes <= _KID_CACHE_MAX_BYTES
-        assert sum(len(h) for h in service._kids) == service._kids_bytes
-
-
-def test_long_header_is_verified_but_not_cached(service: TokenService) -> None:
-    """A header longer than the per-entry bound verifies and is not kept."""
-    header = json.dumps({"alg": "HS256", "kid": "k1", "pad": "p" * 2000}).encode()
-    assert service.verify(_sign(b'{"exp": %d}' % (T + 60), header=header))
-    assert service._kids == {}
+        assert service._compact.cached_bytes <= _KID_CACHE_MAX_BYTES
 
 
 @pytest.mark.parametrize(
@@ -357,29 +349,81 @@ def test_issue_refusals_name_the_fix(service: TokenService) -> None:
     )
 
 
-def test_kid_cache_bounds_are_inclusive(service: TokenService) -> None:
-    """A header of exactly the per-entry bound is cached; the byte total may reach the bound."""
-    from erp.jwt.tokens import _KID_CACHE_MAX_HEADER
+def test_max_token_bytes_setting_range_is_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ERP_JWT_MAX_TOKEN_BYTES accepts 256 and 1 MiB, refuses 255 and 1 MiB + 1, in bytes."""
+    from erp.errors import SettingError
 
-    def header_of(length: int, n: int) -> tuple[str, str]:
-        base = {"alg": "HS256", "kid": "k1", "n": n, "p": ""}
-        pad = 0
-        while True:
-            base["p"] = "p" * pad
-            segment = _b64(json.dumps(base, separators=(",", ":")).encode())
-            if len(segment) >= length:
-                return segment, _sign(
-                    b'{"exp": %d}' % (T + 60),
-                    header=json.dumps(base, separators=(",", ":")).encode(),
-                )
-            pad += 1
+    for good in ("256", "1048576"):
+        monkeypatch.setenv("ERP_JWT_MAX_TOKEN_BYTES", good)
+        assert TokenService(lambda: RING, policy=POLICY).max_token_bytes == int(good)
+    for bad in ("255", "1048577"):
+        monkeypatch.setenv("ERP_JWT_MAX_TOKEN_BYTES", bad)
+        with pytest.raises(SettingError) as caught:
+            TokenService(lambda: RING, policy=POLICY)
+        assert str(caught.value).endswith("set it to a whole number from 256 to 1.04858e+06 bytes")
 
-    segment, token = header_of(_KID_CACHE_MAX_HEADER, 0)
-    assert len(segment) == _KID_CACHE_MAX_HEADER
-    service.verify(token)
-    assert segment in service._kids
-    count = _KID_CACHE_MAX_BYTES // _KID_CACHE_MAX_HEADER
-    for n in range(1, count):
-        service.verify(header_of(_KID_CACHE_MAX_HEADER, n)[1])
-    assert service._kids_bytes == _KID_CACHE_MAX_BYTES
-    assert len(service._kids) == count
+
+def test_service_defaults_and_argument_checks() -> None:
+    """Intervals default to one second; max_token_bytes must be at least 1."""
+    service = TokenService(lambda: RING, policy=POLICY)
+    assert (service.check_interval_seconds, service.reload_interval_seconds) == (1.0, 1.0)
+    assert TokenService(lambda: RING, policy=POLICY, max_token_bytes=1).max_token_bytes == 1
+    with pytest.raises(ValueError, match=r"^max_token_bytes must be positive$"):
+        TokenService(lambda: RING, policy=POLICY, max_token_bytes=0)
+
+
+def test_ring_is_cached_for_the_check_interval_and_reload_calls_the_hook() -> None:
+    """ring() reads once per interval; an unknown kid forces one reload, calling on_reload."""
+    calls: list[str] = []
+    now = [0.0]
+
+    def loader() -> KeyRing:
+        calls.append("load")
+        return RING
+
+    service = TokenService(
+        loader,
+        policy=POLICY,
+        monotonic=lambda: now[0],
+        check_interval_seconds=10,
+        on_reload=lambda: calls.append("hook"),
+    )
+    service.ring()
+    service.ring()
+    assert calls == ["load"]
+    now[0] = 10.0
+    service.ring()
+    assert calls == ["load", "load"]
+    token = _sign(b'{"exp": %d}' % (T + 60), header=b'{"alg":"HS256","kid":"nope"}')
+    with pytest.raises(UnknownKeyId):
+        service.verify(token)
+    assert calls == ["load", "load", "hook", "load"]
+
+
+def test_header_depth_bound_is_four(service: TokenService) -> None:
+    """A header nested 4 deep verifies; 5 deep is refused before the key is looked up."""
+    four = b'{"alg":"HS256","kid":"k1","x":[[[1]]]}'
+    assert service.verify(_sign(b'{"exp": %d}' % (T + 60), header=four))
+    five = b'{"alg":"HS256","kid":"k1","x":[[[[1]]]]}'
+    with pytest.raises(InvalidToken, match="nested"):
+        service.verify(_sign(b'{"exp": %d}' % (T + 60), header=five))
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("!!!.e30.AAAA", "token header is not base64url-encoded JSON"),
+        ("nodots", "not a JWT: expected three dot-separated segments"),
+        (_sign(b"{}", header=b'{"alg":"HS256","kid":7}'), "token kid header must be a string"),
+        (_sign(b"{}", header=b'{"alg":"none","kid":"k1"}'), "token algorithm is not allowed"),
+        (_sign(b"{}", key=b"s" * 40), "token signature does not verify"),
+        (_sign(b"{}")[:-2], "token signature does not verify"),
+    ],
+)
+def test_format_refusals_have_fixed_phrases(
+    service: TokenService, token: str, message: str
+) -> None:
+    """Each way the format or signature can fail has its own fixed phrase."""
+    with pytest.raises(InvalidToken) as caught:
+        service.verify(token)
+    assert str(caught.value) == message
