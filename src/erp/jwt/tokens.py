@@ -16,8 +16,6 @@ signature holds:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import threading
 import time
@@ -25,10 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import jwt
-
 from erp import _settings
-from erp._json import JsonProblem, loads_object
 from erp.clock import Clock, system_clock
 from erp.errors import InvalidToken, PolicyViolation, TokenExpired, UnknownKeyId
 from erp.jwt.compact import CompactVerifier, decode_claims, sign_hmac
@@ -47,10 +42,6 @@ DEFAULT_MAX_TOKEN_BYTES = 8192
 """8 KiB: a token with a kid and a dozen claims is 300-600 bytes; HTTP servers commonly cap
 a whole header line at 8 KiB, so a longer token could not have arrived intact anyway."""
 
-_MAX_HEADER_DEPTH = 4  # a JOSE header is flat; "crit" or a "jwk" object add one level
-_MAX_PAYLOAD_DEPTH = 32
-_KID_CACHE_MAX_BYTES = 64 * 1024  # header segments cached, counted by length
-_KID_CACHE_MAX_HEADER = 512  # a longer header is verified but never cached
 _STRING_CLAIMS = ("iss", "sub", "jti")  # RFC 7519 4.1.1-4.1.2 StringOrURI, 4.1.7 string
 
 
@@ -114,9 +105,6 @@ class TokenService:
         self._keys: dict[str, bytes] = {}
         self._next_check = -float("inf")
         self._last_forced = -float("inf")
-        self._kids: dict[str, str | None] = {}
-        self._kids_bytes = 0
-        self._jws = jwt.PyJWS()
         # verify() checks the length against self.max_token_bytes (which may be changed) first
         self._compact = CompactVerifier(max_token_bytes=1 << 62)
         self._signing: tuple[KeyRing, str, bytes] | None = None  # (ring, kid, key)
@@ -187,34 +175,6 @@ class TokenService:
 
     # -- verifying ---------------------------------------------------------------------
 
-    def _kid(self, header: str) -> str | None:
-        """The ``kid`` of an unverified header segment (bounded parse, nothing else read)."""
-        try:
-            raw = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
-        except (ValueError, binascii.Error):
-            raise InvalidToken("token header is not base64url-encoded JSON") from None
-        try:
-            parsed = loads_object(raw, max_depth=_MAX_HEADER_DEPTH)
-        except JsonProblem:
-            raise InvalidToken(
-                f"token header is not a JSON object nested at most {_MAX_HEADER_DEPTH} deep"
-            ) from None
-        kid = parsed.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise InvalidToken("token kid header must be a string")
-        return kid
-
-    def _remember(self, header: str, kid: str | None) -> None:
-        """Cache a header whose signature verified, bounded in bytes (not only entries)."""
-        size = len(header)
-        if size > _KID_CACHE_MAX_HEADER:
-            return
-        if self._kids_bytes + size > _KID_CACHE_MAX_BYTES:
-            self._kids = {}
-            self._kids_bytes = 0
-        self._kids[header] = kid
-        self._kids_bytes += size
-
     def _key_for(self, kid: str | None) -> bytes:
         self.ring()
         keys = self._keys
@@ -234,23 +194,6 @@ class TokenService:
             if key is not None:
                 return key
         raise UnknownKeyId(kid)
-
-    def _verify_signature(self, token: str, key: bytes) -> bytes:
-        """The payload bytes of ``token`` if its signature under ``key`` holds; else refuse.
-
-        The one signature step: format, ``alg`` in the allow-list, HMAC in constant time.
-        """
-        try:
-            payload: bytes = self._jws.decode_complete(
-                token, key, algorithms=self.allowed_algorithms
-            )["payload"]
-        except jwt.InvalidAlgorithmError:
-            raise InvalidToken("token algorithm is not allowed") from None
-        except jwt.InvalidSignatureError:
-            raise InvalidToken("token signature does not verify") from None
-        except jwt.InvalidTokenError as exc:
-            raise InvalidToken(f"token rejected: {type(exc).__name__}") from None
-        return payload
 
     def verify(
         self,
