@@ -4,18 +4,21 @@ JWTs: :func:`issue_token` signs with the active key and puts its id in the ``kid
 :func:`verify_token` picks the key by ``kid`` from every key still in the ring (staged,
 active, retiring), checks the algorithm against an allow-list and requires ``exp``. An
 unknown ``kid`` triggers one rate-limited reload of the ring, then :class:`UnknownKeyId`.
+A service that only verifies passes ``keys=RemoteKeySet(url)`` (another service's published
+JWK Set) instead; :func:`jwks` is the JWK Set this ring publishes (its public keys only).
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from erp.jwt import tokens as _tokens
 from erp.jwt.keyring import KeyRing
-from erp.jwt.tokens import ALLOWED_ALGORITHMS, DEFAULT_MAX_TOKEN_BYTES
+from erp.jwt.tokens import ALLOWED_ALGORITHMS, DEFAULT_MAX_TOKEN_BYTES, KeySource
 from erp.secrets import SecretResolver, default_resolver, load_jwt_ring
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "TokenService",
     "default_token_service",
     "issue_token",
+    "jwks",
     "verify_token",
 ]
 
@@ -69,9 +73,41 @@ def verify_token(
     *,
     audience: str | Iterable[str] | None = None,
     issuer: str | None = None,
+    keys: KeySource | None = None,
 ) -> dict[str, Any]:
-    """Verify ``token`` against every key of the configured ring; return its claims."""
-    return default_token_service().verify(token, audience=audience, issuer=issuer)
+    """Verify ``token`` against every key of the configured ring; return its claims.
+
+    With ``keys`` (an :class:`erp.jwt.remote.RemoteKeySet`), against those keys instead:
+    each key verifies only the algorithm it was published for.
+    """
+    service = default_token_service() if keys is None else _service_for(keys)
+    return service.verify(token, audience=audience, issuer=issuer)
+
+
+_EMPTY_RING = KeyRing()
+_remote_services: weakref.WeakKeyDictionary[Any, _tokens.TokenService] = weakref.WeakKeyDictionary()
+
+
+def _service_for(keys: KeySource) -> _tokens.TokenService:
+    service = _remote_services.get(keys)
+    if service is None:
+        with _service_lock:
+            service = _remote_services.get(keys)
+            if service is None:
+                service = _tokens.TokenService(lambda: _EMPTY_RING, key_source=keys)
+                _remote_services[keys] = service
+    return service
+
+
+def jwks() -> dict[str, list[dict[str, str]]]:
+    """The public JWK Set of every key pair in the configured ring (staged, active, retiring).
+
+    HMAC keys are never in it; no member of it is private. Serve it with
+    :func:`erp.jwt.jwks.wsgi_app`/:func:`~erp.jwt.jwks.asgi_app` or ``erp-secrets jwt jwks``.
+    """
+    from erp.jwt.jwks import jwk_set
+
+    return jwk_set(default_token_service().ring())
 
 
 # -- Fernet field encryption ---------------------------------------------------------------

@@ -12,7 +12,7 @@ from erp.cli.common import log_option, open_log, open_vault, print_json, vault_o
 from erp.clock import system_clock
 from erp.jwt import rotation
 from erp.jwt.codec import ring_from_document
-from erp.jwt.keyring import KeyRef, KeyState, RotationPolicy
+from erp.jwt.keyring import KEY_ALGORITHMS, KeyRef, KeyState, RotationPolicy
 from erp.scripting import describe
 from erp.store.journal import Recorded
 
@@ -36,6 +36,14 @@ def _report(result: Recorded, vault: Path, log: Path) -> None:
     click.echo("\n".join(describe(result, vault, log)))
 
 
+_alg_option = click.option(
+    "--alg",
+    type=click.Choice(KEY_ALGORITHMS),
+    default=None,
+    help="Algorithm of the new key (default: $ERP_JWT_ALG or HS256); bound to the key for life.",
+)
+
+
 @jwt_group.command("rotate")
 @vault_option
 @log_option
@@ -46,11 +54,14 @@ def _report(result: Recorded, vault: Path, log: Path) -> None:
     default=None,
     help="Override $ERP_JWT_POLICY for this rotation.",
 )
-def rotate_command(vault_path: Path | None, log_path: Path | None, mode: str | None) -> None:
+@_alg_option
+def rotate_command(
+    vault_path: Path | None, log_path: Path | None, mode: str | None, alg: str | None
+) -> None:
     """Append a new random key and make it the signing key (JWT_SECRET_ID)."""
     vault, log = open_vault(vault_path), open_log(log_path)
     result = rotation.rotate_key(
-        vault=vault, log=log, policy=RotationPolicy.from_env().with_mode(mode)
+        vault=vault, log=log, policy=RotationPolicy.from_env().with_mode(mode).with_alg(alg)
     )
     _report(result, vault.path, log.path)
 
@@ -58,10 +69,13 @@ def rotate_command(vault_path: Path | None, log_path: Path | None, mode: str | N
 @jwt_group.command("stage")
 @vault_option
 @log_option
-def stage_command(vault_path: Path | None, log_path: Path | None) -> None:
+@_alg_option
+def stage_command(vault_path: Path | None, log_path: Path | None, alg: str | None) -> None:
     """Add the next key as verify-only, to be promoted once every instance has it."""
     vault, log = open_vault(vault_path), open_log(log_path)
-    result = rotation.stage_key(vault=vault, log=log)
+    result = rotation.stage_key(
+        vault=vault, log=log, policy=RotationPolicy.from_env().with_alg(alg)
+    )
     _report(result, vault.path, log.path)
 
 
@@ -158,3 +172,30 @@ def status_command(vault_path: Path | None, as_json: bool) -> None:
         )
         table.add_row(r.id, r.state.value, r.fingerprint, age, prunable)
     Console().print(table)
+
+
+@jwt_group.command("jwks")
+@vault_option
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the JWK Set to this file (atomically, mode 0644) instead of printing it.",
+)
+def jwks_command(vault_path: Path | None, out_path: Path | None) -> None:
+    """Print (or write) the public JWK Set: every key pair that may verify, never a secret."""
+    from erp._io import atomic_write_bytes
+    from erp.jwt.jwks import jwk_set
+
+    vault = open_vault(vault_path)
+    document = jwk_set(rotation.load_ring(vault))
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if out_path is None:
+        click.echo(text, nl=False)
+        return
+    # public keys for static hosting: readable by the web server, so 0644 whatever was there
+    atomic_write_bytes(
+        out_path, text.encode(), mode=0o644, what="JWK Set file", keep_existing_mode=False
+    )
+    click.echo(f"wrote {len(document['keys'])} public key(s) to {out_path}")

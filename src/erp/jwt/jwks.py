@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-from erp import _settings
 from erp.errors import PolicyViolation
 from erp.jwt.compact import b64url_encode
-from erp.jwt.keyring import Key, KeyRing, RotationPolicy
+from erp.jwt.keyring import Key, KeyRing, RotationPolicy, read_jwks_max_age
 from erp.jwt.keys import PublicKey, is_private_jwk_text, load_private_key
 
 __all__ = [
@@ -68,14 +67,8 @@ def jwk_set(ring: KeyRing) -> dict[str, list[dict[str, str]]]:
 
 
 def read_max_age(env: Mapping[str, str] | None = None) -> timedelta:
-    """``ERP_JWKS_MAX_AGE_SECONDS`` (1 s to 1 day, default 300)."""
-    return _settings.read_duration(
-        "ERP_JWKS_MAX_AGE_SECONDS",
-        DEFAULT_MAX_AGE,
-        minimum=timedelta(seconds=1),
-        maximum=_MAX_MAX_AGE,
-        env=env,
-    )
+    """``ERP_JWKS_MAX_AGE_SECONDS`` (1 s to 1 day, default 300), read where the policy is."""
+    return read_jwks_max_age(env)
 
 
 def check_max_age(max_age: timedelta, policy: RotationPolicy) -> None:

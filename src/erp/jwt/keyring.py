@@ -7,6 +7,10 @@ state, never by list position. Nothing here does I/O: stores and the audit log w
 A secret is stored as text. Text is the HMAC key as its UTF-8 bytes, except text of the
 form ``b64:<base64url>``, which is the binary key those characters encode (a JWK ``oct``
 key's ``k``, such as RFC 7515 Appendix A.1's). Generated secrets are always plain text.
+
+An asymmetric key (EdDSA, ES256, RS256) is stored in the same place as its private JWK text,
+which carries its algorithm (:mod:`erp.jwt.keys`); a ring may mix both kinds during a
+migration. The algorithm of a new key comes from the policy (``ERP_JWT_ALG``, default HS256).
 """
 
 from __future__ import annotations
@@ -18,15 +22,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from erp import _settings
 from erp.clock import from_iso, to_iso
 from erp.errors import KeyRingError, PolicyViolation, WeakSecret
 from erp.fingerprint import fingerprint
 
+if TYPE_CHECKING:
+    from erp.jwt.keys import PrivateKey
+
 __all__ = [
     "BINARY_PREFIX",
+    "KEY_ALGORITHMS",
     "MIN_SECRET_BYTES",
     "Key",
     "KeyRef",
@@ -44,6 +52,7 @@ __all__ = [
     "promote",
     "prune",
     "prune_plan",
+    "read_jwks_max_age",
     "rotate",
     "shown_id",
     "stage",
@@ -54,6 +63,9 @@ MIN_SECRET_BYTES = 32
 
 BINARY_PREFIX = "b64:"
 """Marks a stored secret as base64url-encoded binary key bytes (padding optional)."""
+
+KEY_ALGORITHMS = ("HS256", "EdDSA", "ES256", "RS256")
+"""What a new key may be made for: HS256 (a shared secret, the default) or a key pair."""
 
 _MIN_DISTINCT_CHARS = 8
 _SECRET_BYTES = 48  # 384 bits of randomness, 64 url-safe characters
@@ -126,9 +138,27 @@ class Key:
         """A short, non-reversible identifier of the key bytes, safe to log."""
         return fingerprint(self.key_bytes)
 
+    @property
+    def private_key(self) -> PrivateKey | None:
+        """The key pair of an asymmetric key (its stored private JWK), ``None`` for HMAC."""
+        if not _is_key_pair_text(self.secret):
+            return None
+        from erp.jwt.keys import load_private_key
+
+        return load_private_key(self.secret, where=f"key {shown_id(self.id)}")
+
+    @property
+    def alg(self) -> str:
+        """The algorithm bound to the key: its JWK's for a key pair, else HMAC's HS256."""
+        private = self.private_key
+        return "HS256" if private is None else private.alg
+
     def metadata(self) -> dict[str, Any]:
         """The key's non-secret fields, as stored beside ``JWT_SECRETS``."""
         out: dict[str, Any] = {"state": self.state.value, "fingerprint": self.fingerprint}
+        private = self.private_key
+        if private is not None:  # HMAC keys keep today's format exactly: no alg entry
+            out["alg"] = private.alg
         for name in ("created_at", "activated_at", "deactivated_at"):
             moment = getattr(self, name)
             if moment is not None:
@@ -153,11 +183,18 @@ class RotationPolicy:
     leeway: timedelta = timedelta(seconds=30)
     min_stage_period: timedelta = timedelta(minutes=10)
     rotation_interval: timedelta = timedelta(days=30)
+    key_alg: str = "HS256"
+    jwks_max_age: timedelta = timedelta(minutes=5)
 
     def __post_init__(self) -> None:
         if self.mode not in ("immediate", "staged"):
             raise PolicyViolation(
                 f"rotation policy mode {self.mode!r} is unknown; use 'immediate' or 'staged'"
+            )
+        if self.key_alg not in KEY_ALGORITHMS:
+            raise PolicyViolation(
+                f"key algorithm {shown_id(self.key_alg)} is unknown; use one of "
+                f"{', '.join(KEY_ALGORITHMS)}"
             )
         for name in ("max_token_ttl", "leeway", "min_stage_period", "rotation_interval"):
             if getattr(self, name) < timedelta(0):
@@ -179,14 +216,20 @@ class RotationPolicy:
             )
         return replace(self, mode="staged" if mode == "staged" else "immediate")
 
+    def with_alg(self, alg: str | None) -> RotationPolicy:
+        """This policy making new keys for ``alg`` (``None`` keeps it)."""
+        return self if alg is None else replace(self, key_alg=alg)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RotationPolicy:
         """Read the policy from ``ERP_JWT_*`` variables; unset ones keep their defaults.
 
         ``ERP_JWT_POLICY`` (immediate|staged), ``ERP_JWT_MAX_TOKEN_TTL_SECONDS`` (1 s to
         366 days), ``ERP_JWT_LEEWAY_SECONDS`` (0 to 1 day), ``ERP_JWT_MIN_STAGE_SECONDS``
-        (0 to 366 days), ``ERP_JWT_ROTATION_INTERVAL_DAYS`` (1 to 3660). A malformed or
-        out-of-range value raises :class:`~erp.errors.SettingError` naming the variable.
+        (0 to 366 days), ``ERP_JWT_ROTATION_INTERVAL_DAYS`` (1 to 3660), ``ERP_JWT_ALG``
+        (the algorithm of new keys: HS256, EdDSA, ES256 or RS256) and
+        ``ERP_JWKS_MAX_AGE_SECONDS`` (1 s to 1 day). A malformed or out-of-range value raises
+        :class:`~erp.errors.SettingError` naming the variable.
         """
         default = cls()
         modes: tuple[Literal["immediate", "staged"], ...] = ("immediate", "staged")
@@ -222,7 +265,26 @@ class RotationPolicy:
                 maximum=_MAX_INTERVAL,
                 env=env,
             ),
+            key_alg=_settings.read_choice("ERP_JWT_ALG", default.key_alg, KEY_ALGORITHMS, env=env),
+            jwks_max_age=read_jwks_max_age(env),
         )
+
+
+def _is_key_pair_text(secret: str) -> bool:
+    # erp.jwt.keys.is_private_jwk_text's rule, here so that HMAC-only rings never import
+    # the key-pair code (and cryptography) at all
+    return secret.lstrip().startswith("{") and '"kty"' in secret and '"d"' in secret
+
+
+def read_jwks_max_age(env: Mapping[str, str] | None = None) -> timedelta:
+    """``ERP_JWKS_MAX_AGE_SECONDS``: how long verifiers may cache the JWK Set (1 s to 1 day)."""
+    return _settings.read_duration(
+        "ERP_JWKS_MAX_AGE_SECONDS",
+        timedelta(minutes=5),
+        minimum=timedelta(seconds=1),
+        maximum=timedelta(days=1),
+        env=env,
+    )
 
 
 def generate_secret() -> str:
@@ -243,6 +305,12 @@ def check_secret_strength(secret: object, where: str) -> str:
     """
     if not isinstance(secret, str):
         raise WeakSecret(f"{where} is a {type(secret).__name__}, not a string secret")
+    if _is_key_pair_text(secret):
+        from erp.jwt.keys import load_private_key
+
+        # a key pair: refused when weak (RSA < 2048 bits), on a wrong curve, or inconsistent
+        load_private_key(secret, where=where)
+        return secret
     try:
         raw = key_bytes(secret)
     except ValueError as exc:
@@ -446,8 +514,17 @@ class Transition:
 
 
 def _fresh_key(
-    ring: KeyRing, now: datetime, state: KeyState, secret: str | None, key_id: str | None
+    ring: KeyRing,
+    now: datetime,
+    state: KeyState,
+    secret: str | None,
+    key_id: str | None,
+    alg: str = "HS256",
 ) -> Key:
+    if secret is None and alg != "HS256":
+        from erp.jwt.keys import PrivateKey
+
+        secret = PrivateKey.generate(alg).to_text()
     secret = generate_secret() if secret is None else check_secret_strength(secret, "new key")
     while key_id is None or key_id in ring:  # ids made in the same second may clash: redraw
         key_id = new_key_id(now)
@@ -498,7 +575,7 @@ def rotate(
     """
     _check_new_id(ring, key_id)
     if not ring.keys:
-        first = _fresh_key(ring, now, KeyState.ACTIVE, secret, key_id)
+        first = _fresh_key(ring, now, KeyState.ACTIVE, secret, key_id, policy.key_alg)
         return Transition(
             KeyRing((first,)),
             {"action": "rotate", "mode": policy.mode, "new": _ref(first), "previous": None},
@@ -520,7 +597,7 @@ def rotate(
             },
         )
     old = ring.active
-    new = _fresh_key(ring, now, KeyState.ACTIVE, secret, key_id)
+    new = _fresh_key(ring, now, KeyState.ACTIVE, secret, key_id, policy.key_alg)
     keys = [_demote(k, now) if k.id == old.id else k for k in ring.keys] + [new]
     return Transition(
         KeyRing(tuple(keys)),
@@ -550,7 +627,7 @@ def stage(
             "another (staging twice would leave instances unable to verify)"
         )
     _check_new_id(ring, key_id)
-    new = _fresh_key(ring, now, KeyState.STAGED, secret, key_id)
+    new = _fresh_key(ring, now, KeyState.STAGED, secret, key_id, policy.key_alg)
     return Transition(
         KeyRing((*ring.keys, new)),
         {"action": "stage", "staged": _ref(new), "active": _ref(ring.active)},
@@ -562,6 +639,14 @@ def promote(ring: KeyRing, now: datetime, policy: RotationPolicy) -> Transition:
     staged = ring.staged
     if staged is None:
         raise PolicyViolation("no key is staged: run 'erp-secrets jwt stage' first")
+    if staged.private_key is not None and policy.min_stage_period <= policy.jwks_max_age:
+        # a verifier may hold a JWK Set fetched just before the key was staged for max-age
+        raise PolicyViolation(
+            f"key {shown_id(staged.id)} is published in the JWK Set, whose max-age "
+            f"({policy.jwks_max_age}) is not shorter than the minimum stage time "
+            f"({policy.min_stage_period}); raise ERP_JWT_MIN_STAGE_SECONDS or lower "
+            "ERP_JWKS_MAX_AGE_SECONDS"
+        )
     ready_at = (staged.created_at or now) + policy.min_stage_period
     if now < ready_at:
         raise PolicyViolation(

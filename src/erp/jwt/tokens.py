@@ -7,7 +7,10 @@ signature holds:
 2. the header, by :mod:`erp.jwt.compact`: canonical base64url, JSON nested at most 4 deep,
    ``alg`` in the allow-list, ``kid`` a string (a header seen with a valid signature
    before is not parsed again);
-3. the key named by ``kid`` (an unknown ``kid`` gets one rate-limited reload of the ring);
+3. the key named by ``kid`` (an unknown ``kid`` gets one rate-limited reload of the ring,
+   or asks the ``key_source``, such as a :class:`~erp.jwt.remote.RemoteKeySet`); a key pair's
+   token is then checked by :mod:`erp.jwt.asymmetric`, with exactly the key's own algorithm
+   (an HS256 token naming an EdDSA key is refused, whatever secret it was MACed with);
 4. the MAC, compared in constant time as canonical base64url text;
 5. the claims: strict JSON, ``exp`` required, every NumericDate finite, ``exp`` refused
    from exactly ``exp + leeway`` (RFC 7519 4.1.4 "on or after"), ``nbf``/``iat`` with the
@@ -21,22 +24,35 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from erp import _settings
 from erp.clock import Clock, system_clock
 from erp.errors import InvalidToken, PolicyViolation, TokenExpired, UnknownKeyId
+from erp.jwt import asymmetric
 from erp.jwt.compact import CompactVerifier, decode_claims, sign_hmac
 from erp.jwt.keyring import KeyRing, RotationPolicy
+from erp.jwt.keys import ASYMMETRIC_ALGORITHMS, PrivateKey, PublicKey
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
     "DEFAULT_MAX_TOKEN_BYTES",
+    "KeySource",
     "TokenService",
 ]
 
 ALLOWED_ALGORITHMS = ("HS256", "HS384", "HS512")
-"""HMAC only: the ring holds shared secrets, so public-key algorithms can never apply."""
+"""What a shared secret may verify. A key pair verifies its own algorithm only (EdDSA,
+ES256 or RS256, bound to it when it was made), never one of these."""
+
+
+class KeySource(Protocol):
+    """Verify-only keys from elsewhere than the ring: a :class:`~erp.jwt.remote.RemoteKeySet`."""
+
+    def public_key(self, kid: str | None) -> PublicKey:
+        """The key named ``kid``, or raise :class:`~erp.errors.UnknownKeyId`."""
+        ...
+
 
 DEFAULT_MAX_TOKEN_BYTES = 8192
 """8 KiB: a token with a kid and a dozen claims is 300-600 bytes; HTTP servers commonly cap
@@ -77,6 +93,7 @@ class TokenService:
         reload_interval_seconds: float = 1.0,
         on_reload: Callable[[], None] | None = None,
         max_token_bytes: int | None = None,
+        key_source: KeySource | None = None,
     ) -> None:
         if algorithm not in ALLOWED_ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALLOWED_ALGORITHMS}, not {algorithm!r}")
@@ -102,12 +119,15 @@ class TokenService:
         self._on_reload = on_reload
         self._lock = threading.Lock()
         self._ring: KeyRing | None = None
-        self._keys: dict[str, bytes] = {}
+        self._keys: dict[str, bytes] = {}  # shared secrets only
+        self._public: dict[str, PublicKey] = {}  # key pairs, by kid
+        self._key_source = key_source
         self._next_check = -float("inf")
         self._last_forced = -float("inf")
         # verify() checks the length against self.max_token_bytes (which may be changed) first
         self._compact = CompactVerifier(max_token_bytes=1 << 62)
-        self._signing: tuple[KeyRing, str, bytes] | None = None  # (ring, kid, key)
+        # (ring, kid, HMAC key, key pair or None)
+        self._signing: tuple[KeyRing, str, bytes, PrivateKey | None] | None = None
 
     def __repr__(self) -> str:
         return f"TokenService(algorithm={self.algorithm!r}, keys={len(self._keys)})"
@@ -134,7 +154,9 @@ class TokenService:
             ring = self._loader()
             if ring is not self._ring:
                 self._ring = ring
-                self._keys = {k.id: k.key_bytes for k in ring.keys}
+                pairs = {k.id: k.private_key for k in ring.keys}
+                self._keys = {k.id: k.key_bytes for k in ring.keys if pairs[k.id] is None}
+                self._public = {i: p.public for i, p in pairs.items() if p is not None}
             self._next_check = now + self.check_interval_seconds
             return ring
 
@@ -169,8 +191,12 @@ class TokenService:
             ring = self.reload()
         signing = self._signing
         if signing is None or signing[0] is not ring:  # ring.active scans the ring
-            signing = self._signing = (ring, ring.active.id, ring.active.key_bytes)
+            active = ring.active
+            signing = (ring, active.id, active.key_bytes, active.private_key)
+            self._signing = signing
         payload = {**claims, "iat": int(moment.timestamp()), "exp": int((moment + ttl).timestamp())}
+        if signing[3] is not None:  # a key pair signs with its own algorithm, never self.algorithm
+            return asymmetric.sign(payload, signing[3], kid=signing[1])
         return sign_hmac(payload, signing[2], alg=self.algorithm, kid=signing[1])
 
     # -- verifying ---------------------------------------------------------------------
@@ -214,7 +240,19 @@ class TokenService:
                 f"token is longer than {self.max_token_bytes} bytes (ERP_JWT_MAX_TOKEN_BYTES)"
             )
         # erp.jwt.compact: format, header, alg allow-list, key by kid, MAC, payload
-        _header, payload = self._compact.verify(token, self._key_for, self.allowed_algorithms)
+        if self._ring is None:  # the first token: load, so the path below fits the ring
+            self.ring()
+        if self._public or self._key_source is not None:
+            payload = self._verify_any(token)
+        else:
+            try:
+                _header, payload = self._compact.verify(
+                    token, self._key_for, self.allowed_algorithms
+                )
+            except InvalidToken:
+                if not self._first_pair_arrived(token):
+                    raise
+                payload = self._verify_any(token)
         claims = decode_claims(payload)
         self._check_times(claims, now)
         _check_audience(claims, audience)
@@ -224,6 +262,51 @@ class TokenService:
         if issuer is not None and claims.get("iss") != issuer:
             raise InvalidToken("token issuer is not accepted")
         return claims
+
+    def _first_pair_arrived(self, token: str) -> bool:
+        """Whether a refused token names a key pair the cached HMAC-only ring lacked.
+
+        Only a key-pair token (or the reload its unknown kid caused) may trigger this, with
+        the same one rate-limited reload as an unknown kid: the first EdDSA token after a
+        migration's promote is then verified, not refused for up to a check interval.
+        """
+        if self._public:
+            return True  # the HMAC path's own reload (unknown kid) brought them
+        try:
+            alg = asymmetric.read_header(token).alg
+        except InvalidToken:
+            return False
+        if alg not in ASYMMETRIC_ALGORITHMS:
+            return False
+        now = self._monotonic()
+        if now - self._last_forced < self.reload_interval_seconds:
+            return False
+        self._last_forced = now
+        self.reload()
+        return bool(self._public)
+
+    def _verify_any(self, token: str) -> bytes:
+        """The payload of a token for a ring with key pairs, or for a ``key_source``."""
+        header = asymmetric.read_header(token)
+        key = self._public_key_for(header.kid)
+        if key is None:  # a shared secret's kid (or unknown): the HMAC path decides
+            return self._compact.verify(token, self._key_for, self.allowed_algorithms)[1]
+        return asymmetric.verify_with(header, key)
+
+    def _public_key_for(self, kid: str | None) -> PublicKey | None:
+        if self._key_source is not None:
+            return self._key_source.public_key(kid)
+        self.ring()
+        key = self._public.get(kid) if kid is not None else None
+        if key is None and kid is not None and kid not in self._keys:
+            now = self._monotonic()  # the same one rate-limited reload as _key_for
+            if now - self._last_forced >= self.reload_interval_seconds:
+                self._last_forced = now
+                self.reload()
+                key = self._public.get(kid)
+        if kid is None and not self._keys and len(self._public) == 1:
+            key = next(iter(self._public.values()))  # a kid-less token, a one-key ring
+        return key
 
     def _check_times(self, claims: Mapping[str, Any], now: datetime | None) -> None:
         if now is not None:
