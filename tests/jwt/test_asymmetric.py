@@ -301,3 +301,12 @@ def test_cli_promote_refuses_while_stage_time_is_not_above_max_age(
     monkeypatch.setenv("ERP_JWKS_MAX_AGE_SECONDS", "1")
     monkeypatch.setenv("ERP_JWT_MIN_STAGE_SECONDS", "2")
     assert "promote it after" in erp_cli("jwt", "promote").err
+
+
+def test_cli_status_shows_each_keys_algorithm(erp_cli: Callable[..., CliResult]) -> None:
+    """jwt status names the algorithm of every key, so a migration can be followed."""
+    assert erp_cli("jwt", "rotate").code == 0
+    assert erp_cli("jwt", "rotate", "--alg", "ES256").code == 0
+    out = erp_cli("jwt", "status").out
+    assert "HS256" in out
+    assert "ES256" in out

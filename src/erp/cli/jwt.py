@@ -145,7 +145,8 @@ def status_command(vault_path: Path | None, as_json: bool) -> None:
     vault = open_vault(vault_path)
     policy = RotationPolicy.from_env()
     now = system_clock()
-    rows = rotation.status(rotation.load_ring(vault), policy)
+    ring = rotation.load_ring(vault)
+    rows = rotation.status(ring, policy)
     if as_json:
         report: StatusJson = {
             "vault": str(vault.path),
@@ -161,7 +162,7 @@ def status_command(vault_path: Path | None, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title=f"JWT keys in {vault.path} (policy: {policy.mode})")
-    for column in ("key id", "state", "fingerprint", "age", "may be pruned"):
+    for column in ("key id", "state", "alg", "fingerprint", "age", "may be pruned"):
         table.add_column(column, overflow="fold")  # ids must stay whole, never "…"
     for r in rows:
         age = when(r.created_at, now) if r.created_at else "-"
@@ -170,7 +171,9 @@ def status_command(vault_path: Path | None, as_json: bool) -> None:
             if r.state is not KeyState.RETIRING
             else ("unknown" if r.prunable_at is None else when(r.prunable_at, now))
         )
-        table.add_row(r.id, r.state.value, r.fingerprint, age, prunable)
+        key = ring.get(r.id)
+        alg = key.alg if key is not None else "-"
+        table.add_row(r.id, r.state.value, alg, r.fingerprint, age, prunable)
     Console().print(table)
 
 
