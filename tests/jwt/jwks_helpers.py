@@ -107,3 +107,48 @@ class Ticker:
     def advance(self, seconds: float) -> None:
         """Move forward by ``seconds``."""
         self.now += seconds
+
+
+def verify_in_process(url: str, inbox: Any, outbox: Any) -> None:
+    """A verifier process that knows only ``url``: verifies what ``inbox`` sends.
+
+    Each message is ``(sim_seconds, [(token, must_verify), ...])`` on the issuer's injected
+    clock, or ``None`` to stop; puts ``(valid rejected, invalid accepted, checked)`` on
+    ``outbox`` at the end, and ``None`` after each message (the issuer waits for it, so
+    every set is fetched at the simulated time of its message). A day's cooldown: only
+    max-age refreshes this verifier's set.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from erp.errors import InvalidToken
+    from erp.jwt.keyring import KeyRing, RotationPolicy
+    from erp.jwt.remote import RemoteKeySet
+    from erp.jwt.tokens import TokenService
+
+    ticker = Ticker()
+    keys = RemoteKeySet(
+        url,
+        monotonic=ticker,
+        cooldown=timedelta(days=1),
+        min_max_age=timedelta(seconds=1),
+        timeout_seconds=5.0,
+    )
+    service = TokenService(KeyRing, key_source=keys, policy=RotationPolicy())
+    rejected = accepted = checked = 0
+    while True:
+        message = inbox.get()
+        if message is None:
+            break
+        sim_seconds, batch = message
+        ticker.now = sim_seconds
+        now = datetime.fromtimestamp(sim_seconds, UTC)
+        for token, must_verify in batch:
+            checked += 1
+            try:
+                service.verify(token, now=now)
+            except InvalidToken:
+                rejected += must_verify
+            else:
+                accepted += not must_verify
+        outbox.put(None)  # done with this step: the issuer may move its clock and ring on
+    outbox.put((rejected, accepted, checked))
