@@ -23,7 +23,7 @@ KEYS: dict[str, PrivateKey] = {
     alg: PrivateKey.generate(alg, rsa_bits=2048) for alg in ASYMMETRIC_ALGORITHMS
 }
 ED = KEYS["EdDSA"]
-RFC8037_JWK = {
+RFC8037_JWK = {  # pragma: allowlist secret (the published RFC 8037 A.1 example key)
     "kty": "OKP",
     "crv": "Ed25519",
     "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",

@@ -25,7 +25,7 @@ from erp.jwt.keys import (
 )
 
 # RFC 8037 appendix A.1 (private key), A.3 (thumbprint), A.4 (signature)
-RFC8037_JWK = {
+RFC8037_JWK = {  # pragma: allowlist secret (the published RFC 8037 A.1 example key)
     "kty": "OKP",
     "crv": "Ed25519",
     "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
