@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from erp.aws.document import parse_version
+from erp.aws.document import describe_keys, parse_version
 from erp.aws.lambda_rotation import STEPS, RotationHandler
 from erp.clock import FrozenClock
 from erp.jwt.jwks import jwk_set
@@ -50,3 +50,20 @@ def test_lambda_rotation_makes_an_eddsa_key_and_old_tokens_still_verify(
     published = jwk_set(current)["keys"]
     assert [k["kid"] for k in published] == [current.active.id]
     assert not PRIVATE_MEMBERS & set(published[0])
+
+
+def test_key_views_show_each_keys_algorithm_and_never_the_private_key(
+    sm: Any, secret_arn: str, ring: KeyRing, clock: FrozenClock
+) -> None:
+    """What `aws status` prints of a mixed ring names HS256 and EdDSA keys, without secrets."""
+    handler = RotationHandler(sm, policy=POLICY, clock=clock, require_rotation_enabled=False)
+    token = str(uuid.uuid4())
+    start_rotation(sm, secret_arn, token)
+    for step in STEPS:
+        handler.handle({"Step": step, "SecretId": secret_arn, "ClientRequestToken": token})
+    current = _current(sm, secret_arn)
+    views = {view["id"]: view for view in describe_keys(current)}
+    assert views[current.active.id]["alg"] == "EdDSA"
+    assert {view["alg"] for view in views.values()} == {"HS256", "EdDSA"}
+    shown = repr(views)
+    assert all(key.secret not in shown for key in current.keys)

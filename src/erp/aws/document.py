@@ -171,23 +171,29 @@ def merged_ring(
 
 @dataclass(frozen=True)
 class KeyView:
-    """What may be shown of a key: id, state and fingerprint, never the secret."""
+    """What may be shown of a key: id, state, algorithm and fingerprint, never the secret."""
 
     id: str
     state: str
     fingerprint: str
+    alg: str = "HS256"
 
     def as_dict(self) -> dict[str, str]:
-        return {"id": self.id, "state": self.state, "fingerprint": self.fingerprint}
+        return {
+            "id": self.id,
+            "state": self.state,
+            "alg": self.alg,
+            "fingerprint": self.fingerprint,
+        }
 
 
 def key_views(ring: KeyRing | None) -> tuple[KeyView, ...]:
     """The ring's keys as :class:`KeyView` (empty for no ring)."""
     if ring is None:
         return ()
-    return tuple(KeyView(k.id, k.state.value, k.fingerprint) for k in ring.keys)
+    return tuple(KeyView(k.id, k.state.value, k.fingerprint, k.alg) for k in ring.keys)
 
 
 def describe_keys(ring: KeyRing | None) -> list[dict[str, str]]:
-    """Key ids, states and fingerprints as JSON objects: safe to log and print."""
+    """Key ids, states, algorithms and fingerprints as JSON objects: safe to log and print."""
     return [view.as_dict() for view in key_views(ring)]

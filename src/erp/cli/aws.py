@@ -103,7 +103,7 @@ def push_command(
     verb = "created" if result.created else "updated"
     click.echo(f"{verb} {result.arn}: version {result.version_id} is AWSCURRENT")
     for key in result.keys:
-        click.echo(f"  {key.state:8} {key.id} ({key.fingerprint})")
+        click.echo(f"  {key.state:8} {key.alg:6} {key.id} ({key.fingerprint})")
     click.echo(f"JWT_SECRET_ID={result.active}")
 
 
@@ -143,7 +143,7 @@ def status_command(
             click.echo(f"  rotated from {version.derived_from}")
         for key in version.keys:
             marker = "*" if key.id == version.active else " "
-            click.echo(f"  {marker} {key.state:8} {key.id} ({key.fingerprint})")
+            click.echo(f"  {marker} {key.state:8} {key.alg:6} {key.id} ({key.fingerprint})")
 
 
 @aws_group.command("rotate")
