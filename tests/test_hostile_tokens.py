@@ -427,3 +427,13 @@ def test_format_refusals_have_fixed_phrases(
     with pytest.raises(InvalidToken) as caught:
         service.verify(token)
     assert str(caught.value) == message
+
+
+def test_wrong_type_and_wrong_issuer_have_fixed_phrases(service: TokenService) -> None:
+    """A non-str token is a TypeError; a foreign issuer is InvalidToken with its own phrase."""
+    with pytest.raises(TypeError, match=r"^token must be str$"):
+        service.verify(b"a.b.c")  # type: ignore[arg-type]
+    token = _sign(json.dumps({"exp": T + 60, "iss": "other"}).encode())
+    with pytest.raises(InvalidToken) as caught:
+        service.verify(token, issuer="erp")
+    assert str(caught.value) == "token issuer is not accepted"
