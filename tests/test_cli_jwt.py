@@ -163,6 +163,7 @@ def test_jwt_status_json_lists_every_key_with_state_and_prune_time(
     assert set(new) == {
         "id",
         "state",
+        "alg",
         "fingerprint",
         "created_at",
         "activated_at",
@@ -184,6 +185,30 @@ def test_jwt_status_table_shows_whole_ids_and_states(
     assert "retiring" in ran.out
     assert "active" in ran.out
     assert "ago" in ran.out
+
+
+def test_jwt_status_piped_at_80_columns_keeps_each_key_on_one_line(
+    cli: Any, vault: VaultFile, log: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Piped into another program, a key's id and fingerprint are never split across lines."""
+    monkeypatch.setenv("COLUMNS", "80")
+    _aged_vault(vault, log, timedelta(hours=3), timedelta(hours=1))
+    ran = cli("jwt", "status")
+    assert ran.code == 0
+    for key in load_ring(vault).keys:
+        (line,) = [line for line in ran.out.splitlines() if key.id in line]
+        assert key.fingerprint in line
+        assert key.state.value in line
+        assert "HS256" in line
+
+
+def test_jwt_status_json_names_each_keys_algorithm(
+    cli: Any, vault: VaultFile, log: AuditLog
+) -> None:
+    """status --json carries the algorithm bound to each key (HS256 for a secret)."""
+    _aged_vault(vault, log, timedelta(hours=3), timedelta(hours=1))
+    report = json.loads(cli("jwt", "status", "--json").out)
+    assert [key["alg"] for key in report["keys"]] == ["HS256", "HS256"]
 
 
 def test_jwt_status_of_an_empty_vault_says_how_to_start(cli: Any, vault: VaultFile) -> None:

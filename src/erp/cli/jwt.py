@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import click
 
@@ -158,23 +158,53 @@ def status_command(vault_path: Path | None, as_json: bool) -> None:
     if not rows:
         click.echo(f"{vault.path}: no keys (run 'erp-secrets jwt rotate')")
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"JWT keys in {vault.path} (policy: {policy.mode})")
-    for column in ("key id", "state", "alg", "fingerprint", "age", "may be pruned"):
-        table.add_column(column, overflow="fold")  # ids must stay whole, never "…"
-    for r in rows:
-        age = when(r.created_at, now) if r.created_at else "-"
-        prunable = (
+    title = f"JWT keys in {vault.path} (policy: {policy.mode})"
+    header = ("key id", "state", "alg", "fingerprint", "age", "may be pruned")
+    table_rows = [
+        (
+            r.id,
+            r.state.value,
+            r.alg,
+            r.fingerprint,
+            when(r.created_at, now) if r.created_at else "-",
             "-"
             if r.state is not KeyState.RETIRING
-            else ("unknown" if r.prunable_at is None else when(r.prunable_at, now))
+            else ("unknown" if r.prunable_at is None else when(r.prunable_at, now)),
         )
-        key = ring.get(r.id)
-        alg = key.alg if key is not None else "-"
-        table.add_row(r.id, r.state.value, alg, r.fingerprint, age, prunable)
-    Console().print(table)
+        for r in rows
+    ]
+    console = _rich_console()
+    if console is None:
+        # Piped, or no [rich]: one key a line, columns aligned, ids and fingerprints whole.
+        widths = [max(len(row[i]) for row in [header, *table_rows]) for i in range(len(header))]
+        click.echo(title)
+        for row in [header, *table_rows]:
+            click.echo(
+                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            )
+        return
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in header:
+        whole = column in ("key id", "fingerprint")  # ids must stay whole: never split or "…"
+        table.add_column(column, no_wrap=whole, overflow="fold")
+    for row in table_rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _rich_console() -> Any:
+    """A rich console for a terminal, or ``None`` when piped or rich is not installed."""
+    import sys
+
+    if not sys.stdout.isatty():
+        return None
+    try:
+        from rich.console import Console
+    except ImportError:
+        return None
+    return Console()
 
 
 @jwt_group.command("jwks")

@@ -155,6 +155,7 @@ class KeyStatusJson(TypedDict):
 
     id: str
     state: str
+    alg: str
     fingerprint: str
     created_at: str | None
     activated_at: str | None
@@ -177,6 +178,7 @@ class KeyStatus:
     activated_at: datetime | None
     deactivated_at: datetime | None
     prunable_at: datetime | None
+    alg: str = "HS256"
 
     def may_go(self, now: datetime) -> bool:
         """Whether ``prune`` would remove this key at ``now``."""
@@ -187,6 +189,7 @@ class KeyStatus:
         return {
             "id": self.id,
             "state": self.state.value,
+            "alg": self.alg,
             "fingerprint": self.fingerprint,
             "created_at": _iso(self.created_at),
             "activated_at": _iso(self.activated_at),
@@ -207,6 +210,7 @@ def status(ring: KeyRing, policy: RotationPolicy) -> list[KeyStatus]:
             activated_at=k.activated_at,
             deactivated_at=k.deactivated_at,
             prunable_at=plan.get(k.id),
+            alg=k.alg,
         )
         for k in ring.keys
     ]
