@@ -14,6 +14,8 @@ import sys
 
 
 def main(argv: list[str]) -> int:
+    if not argv:  # the runbook's call: no options, so no argparse to import (start-up time)
+        return _rotate(vault=None, log=None, policy=None)
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -26,6 +28,10 @@ def main(argv: list[str]) -> int:
         "--policy", choices=["immediate", "staged"], help="override $ERP_JWT_POLICY"
     )
     args = parser.parse_args(argv)
+    return _rotate(vault=args.vault, log=args.log, policy=args.policy)
+
+
+def _rotate(*, vault: str | None, log: str | None, policy: str | None) -> int:
     try:
         from erp.scripting import rotate_jwt_main
     except ImportError:
@@ -36,7 +42,7 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    return rotate_jwt_main(vault=args.vault, log=args.log, policy=args.policy)
+    return rotate_jwt_main(vault=vault, log=log, policy=policy)
 
 
 def _run_in_project_venv() -> None:

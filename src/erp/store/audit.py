@@ -10,11 +10,9 @@ completes and ``verify`` names until then.
 from __future__ import annotations
 
 import errno
-import getpass
 import hashlib
 import json
 import os
-import socket
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -68,10 +66,18 @@ def default_actor() -> str:
                 "set it to the operator's name",
             )
         return actor
+    import getpass  # only when ERP_ACTOR is unset: keeps the rotation script's start-up short
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid:{os.getuid()}"
+
+
+def _hostname() -> str:
+    import socket  # imported on use: socket costs more start-up than the rest of the log
+
+    return socket.gethostname()
 
 
 def _problem(exc: OSError) -> str:
@@ -103,7 +109,7 @@ def make_entry(
         "seq": seq,
         "time": to_iso(now),
         "actor": actor if actor is not None else default_actor(),
-        "host": host if host is not None else socket.gethostname(),
+        "host": host if host is not None else _hostname(),
         **event,
         "prev": prev_hash,
     }
