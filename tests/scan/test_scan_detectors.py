@@ -20,6 +20,11 @@ from erp.scan.detectors import DETECTORS
 from .conftest import call_argument_plants, plants
 
 
+def _armour(edge: str) -> str:
+    """A PEM armour line for a private key, made at run time."""
+    return f"-----{edge} PRIVATE KEY-----"
+
+
 def hits(content: str, name: str = "example.py") -> list[tuple[str, int, str]]:
     """(detector slug, line, secret) of every non-example match."""
     return [
@@ -289,8 +294,8 @@ LOOK_ALIKES: dict[str, Callable[[], str]] = {
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     ),
-    "pem header in code": lambda: 'if text.startswith("-----BEGIN PRIVATE KEY-----"):\n    ...',
-    "pem placeholder": lambda: "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----",
+    "pem header in code": lambda: f'if text.startswith("{_armour("BEGIN")}"):\n    ...',
+    "pem placeholder": lambda: f"{_armour('BEGIN')}\n...\n{_armour('END')}",
     "43-char token without padding": lambda: f'state = "{secrets.token_urlsafe(32)}"',
     "documentation arn": lambda: "role_arn: arn:aws:iam::123456789012:role/deploy",
     "documentation arn 2": lambda: "arn:aws:sns:us-east-1:111122223333:alerts",
