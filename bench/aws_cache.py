@@ -36,6 +36,7 @@ from erp.keyring import rotate as rotate_ring
 from erp.rotation.jwt import ring_from_document, store_ring
 from erp.secrets import EnvSource, SecretResolver, VaultSource, load_jwt_ring
 from erp.security import TokenService
+from erp.testing.aws import CallCounter
 from erp.vault import VaultFile
 
 Row = tuple[str, str, str, str]
@@ -61,25 +62,6 @@ def _start_moto() -> tuple[Any, str]:
         AWS_DEFAULT_REGION="us-east-1",
     )
     return server, f"http://{host}:{port}"
-
-
-class CallCounter:
-    """Counts the AWS API calls a client makes (one per operation, SDK retries not included)."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def __call__(self, *, model: Any = None, **_: Any) -> None:
-        self.calls.append(getattr(model, "name", "?"))
-
-    @property
-    def total(self) -> int:
-        return len(self.calls)
-
-    def attach(self, client: Any) -> CallCounter:
-        """Count every call ``client`` makes from now on; returns ``self``."""
-        client.meta.events.register("before-call.*.*", self)
-        return self
 
 
 def _client(settings: AwsSettings) -> tuple[Any, CallCounter]:

@@ -23,27 +23,9 @@ from erp.aws.client import AwsSettings, secretsmanager_client
 from erp.aws.strict import StrictSecretsManager
 from erp.clock import FrozenClock
 from erp.keyring import KeyRing, RotationPolicy, rotate
+from erp.testing.aws import CallCounter
 
 SECRET_NAME = "erp/jwt-keys"
-
-
-class CallCounter:
-    """Counts the AWS API calls a client makes (one per operation, SDK retries not included)."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def __call__(self, *, model: Any = None, **_: Any) -> None:
-        self.calls.append(getattr(model, "name", "?"))
-
-    @property
-    def total(self) -> int:
-        return len(self.calls)
-
-    def attach(self, client: Any) -> CallCounter:
-        """Count every call ``client`` makes from now on; returns ``self``."""
-        client.meta.events.register("before-call.*.*", self)
-        return self
 
 
 class MonotonicClock:
