@@ -15,10 +15,10 @@ from erp.aws.errors import AwsUnavailable, SecretFormatError, StageNotFound
 from erp.aws.source import AwsSecretSource
 from erp.clock import FrozenClock
 from erp.keyring import KeyRing, generate_secret
+from erp.testing.aws import CallCounter
 
 from .conftest import (
     SECRET_NAME,
-    CallCounter,
     Faults,
     MonotonicClock,
     client_error,

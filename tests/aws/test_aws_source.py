@@ -26,8 +26,9 @@ from erp.errors import ConfigError, SecretNotFound
 from erp.keyring import KeyRing, generate_secret
 from erp.secrets import SecretSource, get_secret, load_jwt_ring
 from erp.testing import SecretSourceContract, Update
+from erp.testing.aws import CallCounter
 
-from .conftest import SECRET_NAME, CallCounter, stages_of
+from .conftest import SECRET_NAME, stages_of
 
 
 @pytest.fixture

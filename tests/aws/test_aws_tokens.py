@@ -18,8 +18,9 @@ from erp.errors import UnknownKeyId
 from erp.keyring import KeyRing, RotationPolicy
 from erp.secrets import SecretResolver, load_jwt_ring
 from erp.security import TokenService
+from erp.testing.aws import CallCounter
 
-from .conftest import SECRET_NAME, CallCounter, MonotonicClock, Relay, make_ring, start_rotation
+from .conftest import SECRET_NAME, MonotonicClock, Relay, make_ring, start_rotation
 
 
 def _verifier(source: AwsSecretSource, clock: FrozenClock, mono: MonotonicClock) -> TokenService:
