@@ -20,14 +20,20 @@ from erp.errors import SettingError
 
 __all__ = [
     "Env",
+    "described",
+    "fingerprinted",
+    "looks_like_secret",
     "read_bool",
     "read_choice",
     "read_duration",
     "read_float",
     "read_int",
     "read_path",
+    "read_pattern",
     "read_text",
+    "read_url",
     "shown",
+    "url_problem",
 ]
 
 Env = Mapping[str, str]
@@ -184,3 +190,129 @@ def read_path(name: str, default: Path | str, *, env: Env | None = None) -> Path
     if "\x00" in raw:
         raise SettingError(name, "contains a NUL byte", "set it to a file path")
     return Path(raw)
+
+
+# -- values that may be secrets, URLs, names of a fixed shape --------------------------------
+
+_SECRET_MIN_LENGTH = 32
+# mixing per character: names score under 0.1; random base64 or hex over 0.12 in 9,995 of 10,000
+_SECRET_MIN_MIXING = 0.12
+
+
+def looks_like_secret(value: str) -> bool:
+    """Whether ``value`` looks like a key or token pasted where a name belongs.
+
+    Long (32+ characters, as ``shown_id`` counts for key ids), one unbroken run (no space, no
+    ``/`` as a path or a hierarchical name has), and mixed the way random text is: letters and
+    digits alternating, capitals next to capitals or digits. Words, ``kebab-case``,
+    ``snake_case``, ``CamelCase`` and ``UPPER_CASE`` names mix far less. An ARN is a name; a
+    long random-looking name can always be given by its ARN.
+    """
+    text = value.strip()
+    if len(text) < _SECRET_MIN_LENGTH or text.startswith("arn:"):
+        return False
+    if any(c.isspace() for c in text) or "/" in text:
+        return False
+    from itertools import pairwise  # here, not at import: the rotation script starts fast
+
+    pairs = list(pairwise(text))
+    mixed = sum(1 for a, b in pairs if a.isalnum() and b.isalnum() and a.isdigit() != b.isdigit())
+    shouty = 0
+    if any(c.islower() for c in text):  # capitals side by side mean nothing in UPPER_CASE
+        shouty = sum(1 for a, b in pairs if a.isupper() and (b.isupper() or b.isdigit()))
+    return mixed + shouty >= _SECRET_MIN_MIXING * len(text)
+
+
+def fingerprinted(value: str) -> str:
+    """How a value that could be a secret appears in a message: its length and fingerprint."""
+    from erp.fingerprint import fingerprint  # hashlib only when a message needs it
+
+    return f"(a {len(value)}-character value {fingerprint(value)}, not shown)"
+
+
+def described(value: str) -> str:
+    """A value in a message: itself if short and plain (``'nan'``), else only its fingerprint."""
+    text = shown(value)
+    return text if text.startswith("'") else fingerprinted(value)
+
+
+def read_pattern(
+    name: str, pattern: str, expect: str, default: str | None = None, *, env: Env | None = None
+) -> str | None:
+    """``$name`` stripped if it matches ``pattern`` in full (``expect`` says what it should be).
+
+    A value that looks like a pasted secret is refused even if it matches, by fingerprint only.
+    """
+    import re  # here, not at import: the rotation script's start-up never needs it
+
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    if looks_like_secret(raw):
+        raise SettingError(
+            name, f"is {fingerprinted(raw)}, which looks like a secret", f"set it to {expect}"
+        )
+    if re.fullmatch(pattern, raw) is None:
+        raise SettingError(name, f"is {described(raw)}, not {expect}", f"set it to {expect}")
+    return raw
+
+
+_URL_SCHEME = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+.-")
+
+
+def url_problem(
+    url: str, *, schemes: tuple[str, ...] = ("https", "http"), http_loopback_only: bool = False
+) -> str | None:
+    """What is wrong with ``url`` as an endpoint, or ``None``; the text never quotes the URL.
+
+    Refused: a scheme not in ``schemes``, no host, a user name or password in the URL (put
+    credentials where secrets go, never in a setting that is printed and logged), spaces or
+    control characters, and (with ``http_loopback_only``) plain ``http`` to another machine.
+    """
+    from urllib.parse import urlsplit
+
+    if not url.isprintable() or any(c.isspace() for c in url):
+        return "contains spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        return "is not a valid URL"
+    scheme = parts.scheme.lower()
+    wanted = " or ".join(f"{s}://" for s in schemes)
+    if scheme not in schemes:
+        plain = 0 < len(scheme) <= 16 and set(scheme) <= _URL_SCHEME
+        named = f"'{scheme}://'" if plain else "no scheme"
+        return f"uses {named}, not {wanted}"
+    if parts.username is not None or parts.password is not None:
+        return "holds a user name or password (credentials never go in a URL setting)"
+    if not host:
+        return "has no host name"
+    if http_loopback_only and scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+        return "uses plain http:// to another machine (http is allowed only to 127.0.0.1)"
+    return None
+
+
+def read_url(
+    name: str,
+    default: str | None = None,
+    *,
+    schemes: tuple[str, ...] = ("https", "http"),
+    http_loopback_only: bool = False,
+    env: Env | None = None,
+) -> str | None:
+    """``$name`` as an endpoint URL (see :func:`url_problem`), or ``default`` when unset or empty.
+
+    The refused value is shown only if it is short and plain (``'nan'``), else by fingerprint:
+    a URL can carry a token or a password.
+    """
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    problem = url_problem(raw, schemes=schemes, http_loopback_only=http_loopback_only)
+    if problem is not None:
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        fix = f"set it to a URL starting with {wanted} and a host name, without credentials"
+        raise SettingError(name, f"is {described(raw)}, which {problem}", fix)
+    return raw

@@ -25,11 +25,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from erp._settings import read_float
+from erp._settings import read_float, read_path, read_text
 from erp.alerts.aws import AwsCheckOptions, check_aws_secrets, secretsmanager_client
 from erp.alerts.delivery import DeliveryResult
 from erp.alerts.findings import Report, Severity
 from erp.alerts.local import LocalCheckOptions, check_vault_file
+from erp.aws.client import check_secret_id
 from erp.clock import Clock, system_clock
 from erp.errors import ConfigError
 from erp.jwt.keyring import RotationPolicy
@@ -101,16 +102,23 @@ class CheckConfig:
             raise ConfigError("--due-within-days must not be negative")
         due_within = timedelta(days=due_within_days)
         if vault_paths is None:
-            configured = env.get("ERP_VAULT_FILE") or DEFAULT_VAULT_FILE
-            vault_paths = [Path(p) for p in configured.split(os.pathsep) if p]
+            configured = str(read_path("ERP_VAULT_FILE", DEFAULT_VAULT_FILE, env=env))
+            vault_paths = [Path(p) for p in configured.split(os.pathsep) if p.strip()]
         if aws_secret_ids is None:
-            text = env.get("ERP_CHECK_AWS_SECRET_IDS") or env.get("ERP_AWS_SECRET_ID") or ""
-            aws_secret_ids = [s.strip() for s in text.split(",") if s.strip()]
+            name = "ERP_CHECK_AWS_SECRET_IDS"
+            text = read_text(name, env=env)
+            if text is None:
+                name = "ERP_AWS_SECRET_ID"
+                text = read_text(name, env=env) or ""
+            ids = [s for s in text.split(",") if s.strip()]
+            aws_secret_ids = [check_secret_id(s, f"{name} (comma-separated)") for s in ids]
+        else:
+            aws_secret_ids = [check_secret_id(s, "--aws-secret") for s in aws_secret_ids]
         fernet_days = read_float(
-            "ERP_FERNET_ROTATION_INTERVAL_DAYS", 90.0, minimum=0, maximum=3650, unit="days", env=env
+            "ERP_FERNET_ROTATION_INTERVAL_DAYS", 90.0, minimum=1, maximum=3650, unit="days", env=env
         )
         if log_path is None and include_local:
-            log_path = Path(env.get("ERP_ROTATION_LOG") or DEFAULT_ROTATION_LOG)
+            log_path = read_path("ERP_ROTATION_LOG", DEFAULT_ROTATION_LOG, env=env)
         return cls(
             vault_paths=tuple(vault_paths) if include_local else (),
             aws_secret_ids=tuple(aws_secret_ids) if include_aws else (),

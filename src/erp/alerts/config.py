@@ -16,11 +16,11 @@ Plain settings (environment): ``ERP_PAGERDUTY_EVENTS_URL`` (default the public E
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-from erp._settings import read_choice, read_float, read_int
+from erp._settings import read_choice, read_float, read_int, read_url, url_problem
 from erp.alerts.delivery import RetryPolicy, Transport
 from erp.alerts.findings import Severity
 from erp.alerts.pagerduty import DEFAULT_EVENTS_URL, PagerDuty
@@ -32,20 +32,29 @@ __all__ = ["ROUTING_KEY_NAME", "WEBHOOK_NAME", "AlertSettings"]
 
 ROUTING_KEY_NAME = "ERP_PAGERDUTY_ROUTING_KEY"
 WEBHOOK_NAME = "ERP_SLACK_WEBHOOK_URL"
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def _check_url(url: str, where: str) -> None:
     """HTTPS, or HTTP to this machine (a local receiver). The URL never enters the message."""
-    parts = urlsplit(url.strip())
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
-        return
-    raise ConfigError(
-        f"{where} is not an https:// URL (plain http is allowed only to 127.0.0.1); "
-        "fix the value where it is stored"
-    )
+    problem = url_problem(url.strip(), http_loopback_only=True)
+    if problem is not None:
+        raise ConfigError(
+            f"{where} {problem}; it must be an https:// URL (plain http is allowed only to "
+            "127.0.0.1); fix the value where it is stored"
+        )
+
+
+_ROUTING_KEY = re.compile(r"[A-Za-z0-9_-]{20,128}")
+
+
+def _check_routing_key(key: str) -> None:
+    """The shape of an Events API v2 integration key (32 letters and digits); never echoed."""
+    if _ROUTING_KEY.fullmatch(key) is None:
+        raise ConfigError(
+            f"secret {ROUTING_KEY_NAME} is not a PagerDuty integration key (20 to 128 letters, "
+            "digits, - or _; PagerDuty shows 32); copy the Integration Key of the service's "
+            "Events API v2 integration, where the secret is stored"
+        )
 
 
 @dataclass(frozen=True)
@@ -87,8 +96,12 @@ class AlertSettings:
         webhook = secret(WEBHOOK_NAME)
         if webhook:
             _check_url(webhook, f"secret {WEBHOOK_NAME}")
-        events_url = env.get("ERP_PAGERDUTY_EVENTS_URL") or DEFAULT_EVENTS_URL
-        _check_url(events_url, "environment variable ERP_PAGERDUTY_EVENTS_URL")
+        if routing_key:
+            _check_routing_key(routing_key)
+        events_url = (
+            read_url("ERP_PAGERDUTY_EVENTS_URL", http_loopback_only=True, env=env)
+            or DEFAULT_EVENTS_URL
+        )
         level = read_choice(
             "ERP_ALERT_MIN_SEVERITY", "warning", ("info", "warning", "error", "critical"), env=env
         )

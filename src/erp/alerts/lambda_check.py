@@ -13,12 +13,17 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from erp._settings import read_pattern, read_text
 from erp.alerts.check import CheckConfig, run_check
 from erp.alerts.findings import Report
 from erp.clock import Clock, system_clock
 from erp.errors import ConfigError
 
 __all__ = ["MESSAGE_LIMIT_BYTES", "handler", "report_messages"]
+
+_TOPIC_ARN = (
+    r"arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
+)
 
 MESSAGE_LIMIT_BYTES = 200_000
 """Under SNS's 256 KiB, leaving room for attributes and the envelope."""
@@ -59,8 +64,7 @@ def handler(
 ) -> dict[str, Any]:
     """Run the check and publish it; returns counts for the Lambda's log."""
     env = os.environ if environ is None else environ
-    topic = env.get("ERP_ALERT_TOPIC_ARN")
-    if not topic:
+    if not read_text("ERP_ALERT_TOPIC_ARN", env=env):
         raise ConfigError(
             "environment variable ERP_ALERT_TOPIC_ARN is not set: no topic to publish to"
         )
@@ -69,6 +73,14 @@ def handler(
         raise ConfigError(
             "environment variable ERP_CHECK_AWS_SECRET_IDS is empty: no secret to check"
         )
+    # the shape is checked before any secret is described: a typo is one sentence, not a
+    # check that runs and then fails to publish
+    topic = read_pattern(
+        "ERP_ALERT_TOPIC_ARN",
+        _TOPIC_ARN,
+        "an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
+        env=env,
+    )
     report = run_check(config, clock=clock, aws_client=secretsmanager)
     client = sns if sns is not None else _sns_client()
     worst = report.worst.value if report.worst else "ok"

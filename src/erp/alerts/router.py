@@ -11,15 +11,18 @@ checked secret no longer shows; Slack gets one digest message listing the open f
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from erp._settings import read_path
 from erp.alerts.delivery import DeliveryResult
 from erp.alerts.findings import Condition, Finding, Report, Severity, dedup_key
 from erp.clock import to_iso
+from erp.errors import ConfigError
 from erp.store.vault import VaultFile
 
 __all__ = [
@@ -58,7 +61,7 @@ class Notifier(Protocol):
 
 def default_state_path() -> Path:
     """``$ERP_ALERT_STATE_FILE``, else ``logs/alert_state.json``."""
-    return Path(os.environ.get("ERP_ALERT_STATE_FILE") or DEFAULT_STATE_FILE)
+    return read_path("ERP_ALERT_STATE_FILE", DEFAULT_STATE_FILE)
 
 
 class AlertState:
@@ -77,12 +80,31 @@ class AlertState:
     @contextmanager
     def transaction(self) -> Iterator[dict[str, Any]]:
         """The ``open`` map (dedup key -> entry), written back if changed."""
+        self._check_kind()
         with self.file.transaction() as doc:
             open_alerts = doc.setdefault("open", {})
             yield open_alerts
 
     def open_alerts(self) -> dict[str, Any]:
+        self._check_kind()
         return dict(self.file.read().get("open") or {})
+
+    def _check_kind(self) -> None:
+        """A folder, FIFO or device given as the state file: one sentence, before a lock file
+        is made beside it (the vault's own check would call it a vault file)."""
+        try:
+            mode = os.lstat(self.path).st_mode
+        except OSError:
+            return  # missing (created on first write) or unreadable (the vault layer says so)
+        if stat.S_ISREG(mode):
+            return
+        kinds = [(stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder")]
+        kinds += [(stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket")]
+        kind = next((name for test, name in kinds if test(mode)), "a device")
+        raise ConfigError(
+            f"alert state file {self.path} is {kind}, not a regular file; point "
+            "ERP_ALERT_STATE_FILE (or --state) at a file, e.g. logs/alert_state.json"
+        )
 
 
 class AlertRouter:

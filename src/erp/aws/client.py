@@ -15,12 +15,23 @@ for it until AWS is used.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from erp._settings import read_float, read_int, read_text
+from erp._settings import (
+    described,
+    fingerprinted,
+    looks_like_secret,
+    read_float,
+    read_int,
+    read_pattern,
+    read_text,
+    read_url,
+    url_problem,
+)
 from erp.aws.errors import (
     AwsAccessDenied,
     AwsConfigError,
@@ -37,6 +48,7 @@ __all__ = [
     "STAGES",
     "AwsSettings",
     "call",
+    "check_secret_id",
     "endpoint_of",
     "error_code",
     "events_client",
@@ -82,6 +94,12 @@ _TRANSIENT = {
 }
 
 
+REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}"
+"""Every AWS region name: us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, ..."""
+_REGION_EXPECT = "an AWS region name such as us-east-1"
+_ENDPOINT_SOURCES = "--endpoint-url, ERP_AWS_ENDPOINT_URL or SECRETS_MANAGER_ENDPOINT"
+
+
 @dataclass(frozen=True)
 class AwsSettings:
     """Where and how to reach AWS. ``None`` fields fall back to boto3's own resolution."""
@@ -102,10 +120,16 @@ class AwsSettings:
         ``ERP_AWS_MAX_ATTEMPTS`` (1-10, default 2) sets the SDK's attempts per call;
         ``ERP_AWS_CONNECT_TIMEOUT_SECONDS`` / ``ERP_AWS_READ_TIMEOUT_SECONDS`` the timeouts.
         """
+        # boto3 reads AWS_ENDPOINT_URL(_SECRETS_MANAGER) and the rest of its configuration
+        # (credentials, config file, AWS_MAX_ATTEMPTS, ...) itself; that is boto3's business.
+        # The endpoint variables are checked here only so that a malformed one is one sentence
+        # naming it, not boto3's "Invalid endpoint: <the whole URL>" traceback.
+        for name in ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"):
+            read_url(name, env=environ)
         return cls(
-            region=read_text("AWS_REGION", env=environ)
-            or read_text("AWS_DEFAULT_REGION", env=environ),
-            endpoint_url=read_text("ERP_AWS_ENDPOINT_URL", env=environ),
+            region=read_pattern("AWS_REGION", REGION_PATTERN, _REGION_EXPECT, env=environ)
+            or read_pattern("AWS_DEFAULT_REGION", REGION_PATTERN, _REGION_EXPECT, env=environ),
+            endpoint_url=read_url("ERP_AWS_ENDPOINT_URL", env=environ),
             profile=read_text("AWS_PROFILE", env=environ),
             connect_timeout_seconds=read_float(
                 "ERP_AWS_CONNECT_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=300, env=environ
@@ -153,6 +177,32 @@ def is_loopback(url: str | None) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def check_secret_id(secret_id: str, where: str = "ERP_AWS_SECRET_ID or --secret-id") -> str:
+    """``secret_id`` stripped, if it can be a Secrets Manager name or ARN; else one sentence.
+
+    A value that looks like a key pasted into the wrong variable is refused before it reaches
+    a request, a log line or an error message, and named by its fingerprint only.
+    """
+    text = secret_id.strip()
+    if not text:
+        raise AwsConfigError(f"the AWS secret id is empty; set {where} to the secret's name")
+    if looks_like_secret(text):
+        raise AwsConfigError(
+            f"the AWS secret id {fingerprinted(text)} looks like a secret value, not the name "
+            f"of a secret; set {where} to the secret's name (e.g. erp/jwt-keys) or its ARN"
+        )
+    if _SECRET_NAME.fullmatch(text) is None and _SECRET_ARN.fullmatch(text) is None:
+        raise AwsConfigError(
+            f"the AWS secret id {described(text)} is neither a Secrets Manager name (letters, "
+            f"digits and /_+=.@-, at most 512) nor a secret ARN; set {where} to one"
+        )
+    return text
+
+
+_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[^\s]{1,512}")
+
+
 def endpoint_of(client: Any) -> str:
     """The endpoint a client resolved (boto3's standard configuration included)."""
     return str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "")
@@ -166,14 +216,39 @@ def _session(settings: AwsSettings) -> Any:
 
     try:
         return boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
-    except botocore.exceptions.ProfileNotFound:
+    except botocore.exceptions.ProfileNotFound as exc:
+        # boto3 reads AWS_PROFILE itself when no profile is given, blank values included
+        profile = str(exc.kwargs.get("profile", settings.profile))
+        named = fingerprinted(profile) if looks_like_secret(profile) else described(profile)
         raise AwsConfigError(
-            f"AWS profile {settings.profile!r} is not in your AWS config; "
-            "fix AWS_PROFILE or --profile"
+            f"AWS profile {named} is not in your AWS config; fix AWS_PROFILE or --profile"
         ) from None
 
 
+def _checked_settings(settings: AwsSettings) -> None:
+    """Region and endpoint given as arguments or flags get the checks their variables get."""
+    if settings.endpoint_url is not None:
+        problem = url_problem(settings.endpoint_url)
+        if problem is not None:
+            raise AwsConfigError(
+                f"the Secrets Manager endpoint URL ({_ENDPOINT_SOURCES}) {problem} "
+                f"({described(settings.endpoint_url)}); give an https:// (or http://) URL"
+            )
+    if settings.region is not None and re.fullmatch(REGION_PATTERN, settings.region) is None:
+        raise AwsConfigError(
+            f"the AWS region {_region_text(settings.region)} (--region or AWS_REGION) is "
+            f"not {_REGION_EXPECT}; fix it"
+        )
+
+
+def _region_text(region: str) -> str:
+    return described(region)
+
+
 def _checked_session(settings: AwsSettings, secret_id: str | None) -> tuple[Any, str]:
+    _checked_settings(settings)
+    if secret_id is not None:
+        check_secret_id(secret_id)
     session = _session(settings)
     region = session.region_name
     if not region:
@@ -211,7 +286,21 @@ def _client(service: str, settings: AwsSettings, secret_id: str | None) -> Any:
     params: dict[str, Any] = {"region_name": region, "config": _config(settings)}
     if settings.endpoint_url:  # else boto3's standard endpoint configuration applies
         params["endpoint_url"] = settings.endpoint_url
-    return session.client(service, **params)
+    import botocore.exceptions
+
+    try:
+        return session.client(service, **params)
+    except botocore.exceptions.InvalidRegionError:
+        raise AwsConfigError(
+            f"the AWS region {_region_text(region)} (from your AWS profile) is not "
+            f"{_REGION_EXPECT}; fix region in the AWS config file or set AWS_REGION"
+        ) from None
+    except ValueError:
+        # boto3's "Invalid endpoint: <url>" would print a URL that may carry credentials
+        raise AwsConfigError(
+            "the AWS endpoint URL is not a valid http(s) URL; fix endpoint_url in the AWS "
+            "config file (or AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SECRETS_MANAGER)"
+        ) from None
 
 
 def secretsmanager_client(settings: AwsSettings, secret_id: str | None = None) -> Any:

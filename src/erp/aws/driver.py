@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -38,6 +39,7 @@ from datetime import datetime
 from typing import Any
 
 from erp._retry import Backoff
+from erp._settings import fingerprinted, looks_like_secret, shown
 from erp.aws.client import CURRENT, PENDING, call, error_code
 from erp.aws.document import parse_version
 from erp.aws.errors import (
@@ -249,6 +251,8 @@ class LocalRotationDriver:
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if event_bus is not None:
+            event_bus = _checked_event_bus(event_bus)
         self.client = client
         self.clock = clock
         self.invoke: Invoke = (
@@ -554,3 +558,28 @@ def _is_refusal(exc: Exception) -> bool:
     from erp.aws.errors import RotationTokenRefused
 
     return isinstance(exc, RotationTokenRefused) or error_code(exc) == "InvalidRequestException"
+
+
+_EVENT_BUS = re.compile(
+    r"[A-Za-z0-9._\-/]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._\-/]+"
+)
+
+
+def _checked_event_bus(bus: str) -> str:
+    """An EventBridge bus name or ARN, checked before the rotation starts, never echoed if secret.
+
+    A bad name would only show up after the rotation, as events EventBridge refused.
+    """
+    text = bus.strip()
+    where = "--event-bus (or ERP_AWS_EVENT_BUS)"
+    if looks_like_secret(text):
+        raise AwsConfigError(
+            f"{where} is {fingerprinted(text)}, which looks like a secret, not an event bus "
+            "name; set it to the bus name (e.g. default) or its ARN"
+        )
+    if _EVENT_BUS.fullmatch(text) is None:
+        raise AwsConfigError(
+            f"{where} is {shown(text)}, not an EventBridge bus name (letters, digits, . _ - /; "
+            "at most 256) or ARN; fix it"
+        )
+    return text

@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from erp._settings import read_bool, read_text
+from erp._settings import read_bool, read_url
 from erp.aws.client import (
     CURRENT,
     PENDING,
@@ -149,7 +149,7 @@ class RotationHandler:
         """
         env = os.environ if environ is None else environ
         settings = AwsSettings.from_env(env).with_overrides(
-            endpoint_url=read_text("SECRETS_MANAGER_ENDPOINT", env=env)
+            endpoint_url=read_url("SECRETS_MANAGER_ENDPOINT", env=env)
         )
         return cls(
             secretsmanager_client(settings),

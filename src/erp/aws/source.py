@@ -18,9 +18,15 @@ from typing import Any
 
 from erp._settings import read_float
 from erp.aws.cache import SecretCache, Snapshot
-from erp.aws.client import CURRENT, PENDING, PREVIOUS, AwsSettings, secretsmanager_client
+from erp.aws.client import (
+    CURRENT,
+    PENDING,
+    PREVIOUS,
+    AwsSettings,
+    check_secret_id,
+    secretsmanager_client,
+)
 from erp.aws.document import SecretDocument, merged_ring
-from erp.aws.errors import AwsConfigError
 from erp.aws.successor import successor_problem
 from erp.jwt.keyring import KeyRing
 
@@ -49,8 +55,7 @@ class AwsSecretSource:
         monotonic: Callable[[], float] = time.monotonic,
         random: Callable[[], float] | None = None,
     ) -> None:
-        if not secret_id:
-            raise AwsConfigError("the AWS secret id is empty; set ERP_AWS_SECRET_ID")
+        secret_id = check_secret_id(secret_id, "ERP_AWS_SECRET_ID")
         self.secret_id = secret_id
         self.settings = settings or AwsSettings.from_env()
         given = client
