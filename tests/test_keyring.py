@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -32,7 +31,7 @@ POLICY = RotationPolicy(
     leeway=timedelta(seconds=30),
     min_stage_period=timedelta(minutes=10),
 )
-STAGED = replace(POLICY, mode="staged")
+STAGED = POLICY.replace(mode="staged")
 
 
 def _ring_of(clock: FrozenClock, rotations: int, policy: RotationPolicy = POLICY) -> KeyRing:
@@ -166,7 +165,7 @@ def test_ring_refuses_two_active_keys_or_duplicate_ids(clock: FrozenClock) -> No
     with pytest.raises(KeyRingError, match="exactly one active key"):
         KeyRing((a, b))
     with pytest.raises(KeyRingError, match="same key id twice"):
-        KeyRing((a, replace(a, state=KeyState.RETIRING)))
+        KeyRing((a, a.replace(state=KeyState.RETIRING)))
 
 
 def test_empty_ring_has_no_active_key() -> None:

@@ -248,3 +248,45 @@ def test_ensure_venv_never_touches_a_folder_it_cannot_use(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert "no working Python 3.11+" in result.stderr
     assert (venv / "keep.txt").read_text() == "mine"
+
+
+# What the rotation script's start-up must not import: each costs a noticeable share of the
+# 3x `python3 -c pass` budget (typing, dataclasses/inspect, pathlib/urllib, secrets/random,
+# socket, getpass, threading) or belongs to another command (click, cryptography, boto3).
+_NOT_ON_THE_ROTATION_PATH = (
+    "typing",
+    "dataclasses",
+    "inspect",
+    "pathlib",
+    "urllib",
+    "secrets",
+    "random",
+    "socket",
+    "getpass",
+    "threading",
+    "click",
+    "cryptography",
+    "jwt",
+    "filelock",
+    "boto3",
+)
+
+
+def test_rotation_script_start_up_imports_only_what_it_uses(tmp_path: Path) -> None:
+    """One rotation (the script's code path) loads none of the modules it has no use for."""
+    code = (
+        "import sys\nfrom erp.scripting import rotate_jwt_main\n"
+        "code = rotate_jwt_main()\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {_NOT_ON_THE_ROTATION_PATH!r}),"
+        " code, file=sys.stderr)"
+    )
+    env = {
+        **os.environ,
+        "ERP_VAULT_FILE": str(tmp_path / "vault.json"),
+        "ERP_ROTATION_LOG": str(tmp_path / "logs" / "rotation.log"),
+    }
+    env.pop("ERP_ACTOR", None)  # the default actor's lookup is on the path too
+    for _ in range(2):  # the first rotation creates the files, the second reads them
+        done = _python(code, env=env)
+        assert done.stderr.strip() == "[] 0", done.stderr
+        assert "JWT_SECRET_ID is now" in done.stdout

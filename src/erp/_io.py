@@ -21,9 +21,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets as _random
 import stat
-from pathlib import Path
 
 from erp.errors import FileReadError, FileWriteError
 
@@ -65,7 +63,7 @@ def describe_os_error(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: str | os.PathLike[str]) -> None:
     """Make a rename or create in ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
     try:
@@ -87,7 +85,7 @@ def _file_kind(mode: int) -> str:
 
 
 def read_regular_file(
-    path: Path | str,
+    path: str | os.PathLike[str],
     *,
     what: str = "file",
     max_bytes: int = DEFAULT_MAX_READ_BYTES,
@@ -99,7 +97,7 @@ def read_regular_file(
     a regular file (checked on the open descriptor, before reading), a file over
     ``max_bytes``, and with ``follow_symlinks=False`` a symbolic link in the last component.
     """
-    path = Path(path)
+    path = os.fspath(path)
     flags = os.O_RDONLY | _NONBLOCK | _CLOEXEC | (0 if follow_symlinks else _NOFOLLOW)
     try:
         fd = os.open(path, flags)
@@ -134,7 +132,7 @@ def read_regular_file(
         os.close(fd)
 
 
-def _existing(path: Path) -> os.stat_result | None:
+def _existing(path: str) -> os.stat_result | None:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -145,7 +143,7 @@ def _existing(path: Path) -> os.stat_result | None:
 
 
 def atomic_write_bytes(
-    path: Path | str,
+    path: str | os.PathLike[str],
     data: bytes,
     *,
     mode: int = 0o600,
@@ -159,9 +157,10 @@ def atomic_write_bytes(
     The rename replaces a symbolic link at ``path`` rather than writing through it.
     Raises :class:`FileWriteError` (the original file untouched).
     """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    tmp = folder / f".{path.name}.{os.getpid()}.{_random.token_hex(4)}.tmp"
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    folder = folder or "."
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     previous = _existing(path)
     if previous is not None and keep_existing_mode and stat.S_ISREG(previous.st_mode):
         final_mode = stat.S_IMODE(previous.st_mode) & mode  # keep, never loosen past `mode`
@@ -188,17 +187,17 @@ def atomic_write_bytes(
         fsync_dir(folder)
     except OSError as exc:
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            os.unlink(tmp)
         raise FileWriteError(path, what, describe_os_error(exc)) from None
 
 
-def open_append(path: Path | str, *, what: str = "file", mode: int = 0o600) -> int:
+def open_append(path: str | os.PathLike[str], *, what: str = "file", mode: int = 0o600) -> int:
     """An ``O_APPEND`` descriptor on the regular file ``path`` (created with ``mode``).
 
     Never follows a symbolic link and refuses anything but a regular file, so a log
     replaced by a link to another file is not written through.
     """
-    path = Path(path)
+    path = os.fspath(path)
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _NONBLOCK | _CLOEXEC
     try:
         fd = os.open(path, flags, mode)

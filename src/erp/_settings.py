@@ -13,10 +13,15 @@ import math
 import os
 from collections.abc import Mapping
 from datetime import timedelta
-from pathlib import Path
-from typing import TypeVar
 
 from erp.errors import SettingError
+
+TYPE_CHECKING = False  # no typing import at run time: the rotation script's start-up path
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import TypeVar
+
+    _T = TypeVar("_T", bound=str)
 
 __all__ = [
     "Env",
@@ -37,7 +42,6 @@ __all__ = [
 ]
 
 Env = Mapping[str, str]
-_T = TypeVar("_T", bound=str)
 
 _MAX_SHOWN = 24
 _SAFE_CHARS = frozenset("0123456789.+-eEinfatyINFATYsmhd_ ")
@@ -182,14 +186,24 @@ def read_text(name: str, default: str | None = None, *, env: Env | None = None) 
     return default if raw is None else raw
 
 
-def read_path(name: str, default: Path | str, *, env: Env | None = None) -> Path:
-    """``$name`` as a path, or ``default`` when unset or empty; refuses NUL bytes."""
+def read_file_name(name: str, default: str, *, env: Env | None = None) -> str:
+    """``$name`` as a file name (text), or ``default`` when unset or empty; refuses NUL bytes.
+
+    :func:`read_path` without ``pathlib``, for the rotation script's start-up path.
+    """
     raw = _raw(env, name)
     if raw is None:
-        return Path(default)
+        return default
     if "\x00" in raw:
         raise SettingError(name, "contains a NUL byte", "set it to a file path")
-    return Path(raw)
+    return raw
+
+
+def read_path(name: str, default: Path | str, *, env: Env | None = None) -> Path:
+    """``$name`` as a path, or ``default`` when unset or empty; refuses NUL bytes."""
+    from pathlib import Path
+
+    return Path(read_file_name(name, str(default), env=env))
 
 
 # -- values that may be secrets, URLs, names of a fixed shape --------------------------------

@@ -13,7 +13,9 @@ material: they name ids, paths, variables and fixes.
 
 from __future__ import annotations
 
-from pathlib import Path
+TYPE_CHECKING = False  # typing is not imported at run time (start-up time)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "AuditChainBroken",
@@ -38,6 +40,14 @@ __all__ = [
 ]
 
 
+def _as_path(path: Path | str) -> Path:
+    # pathlib is imported only when an error is raised: it is not on the rotation script's
+    # start-up path
+    from pathlib import Path
+
+    return Path(path)
+
+
 class ErpError(Exception):
     """Base class of every error raised by ``erp``."""
 
@@ -58,7 +68,7 @@ class FileReadError(ConfigError):
     """A file ``erp`` must read is not a readable regular file of sane size; nothing changed."""
 
     def __init__(self, path: Path | str, what: str, problem: str) -> None:
-        self.path = Path(path)
+        self.path = _as_path(path)
         self.what = what
         self.problem = problem
         super().__init__(
@@ -71,7 +81,7 @@ class FileWriteError(ConfigError):
     """A file could not be written (read-only folder, full disk, a link); the old one is intact."""
 
     def __init__(self, path: Path | str, what: str, problem: str) -> None:
-        self.path = Path(path)
+        self.path = _as_path(path)
         self.what = what
         self.problem = problem
         super().__init__(
@@ -109,7 +119,7 @@ class VaultCorrupt(ConfigError):
     """The vault file exists but cannot be used; it is left untouched."""
 
     def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
+        self.path = _as_path(path)
         self.problem = problem
         super().__init__(
             f"vault file {self.path} is unusable: {problem}. "
@@ -121,7 +131,7 @@ class VaultWriteError(ConfigError):
     """The vault file could not be written (read-only folder, full disk, ...); nothing changed."""
 
     def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
+        self.path = _as_path(path)
         self.problem = problem
         super().__init__(
             f"could not write vault file {self.path}: {problem}. "
@@ -133,7 +143,7 @@ class LogWriteError(ConfigError):
     """The rotation log could not be written; says whether the vault change went through."""
 
     def __init__(self, path: Path | str, problem: str, *, committed: bool = False) -> None:
-        self.path = Path(path)
+        self.path = _as_path(path)
         self.problem = problem
         self.committed = committed
         outcome = (
@@ -165,7 +175,7 @@ class AuditChainBroken(ConfigError):
     """The rotation log's hash chain does not verify; the log was edited or cut."""
 
     def __init__(self, path: Path | str, problems: list[str]) -> None:
-        self.path = Path(path)
+        self.path = _as_path(path)
         self.problems = list(problems)
         first = problems[0] if problems else "unknown problem"
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""

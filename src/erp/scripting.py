@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
 
 from erp.errors import ErpError
 from erp.jwt.keyring import KeyRef, RotationPolicy
@@ -15,7 +15,9 @@ from erp.store.vault import VaultFile
 __all__ = ["describe", "rotate_jwt_main"]
 
 
-def describe(result: Recorded, vault: Path, log: Path) -> list[str]:
+def describe(
+    result: Recorded, vault: os.PathLike[str] | str, log: os.PathLike[str] | str
+) -> list[str]:
     """What a rotation, staging or promotion did, in lines for an operator (no secrets)."""
     event = result.event or {}
     new: KeyRef | None = event.get("new")
@@ -28,7 +30,8 @@ def describe(result: Recorded, vault: Path, log: Path) -> list[str]:
         lines.append(f"previous key {previous['id']} ({previous['fingerprint']}) now only verifies")
     if staged:
         lines.append(f"staged next key {staged['id']} ({staged['fingerprint']}) for verification")
-    lines.append(f"vault: {vault}  log: {log} (entry {(result.entry or {}).get('seq')})")
+    where = f"vault: {os.fspath(vault)}  log: {os.fspath(log)}"
+    lines.append(f"{where} (entry {(result.entry or {}).get('seq')})")
     if new:
         lines.append("next: redeploy services so every instance loads the new JWT_SECRET_ID")
     return lines
@@ -39,8 +42,8 @@ def rotate_jwt_main(
 ) -> int:
     """Rotate once and print what happened; return the process exit code."""
     try:
-        store = VaultFile(Path(vault)) if vault else VaultFile()
-        journal = AuditLog(Path(log)) if log else AuditLog()
+        store = VaultFile(vault) if vault else VaultFile()
+        journal = AuditLog(log) if log else AuditLog()
         result = rotate_key(
             vault=store, log=journal, policy=RotationPolicy.from_env().with_mode(policy)
         )
@@ -50,5 +53,5 @@ def rotate_jwt_main(
     except RecursionError:  # belt and braces: every parser here is depth-bounded
         print("error: an input is nested too deeply to read; nothing was changed", file=sys.stderr)
         return 1
-    print("\n".join(describe(result, store.path, journal.path)))
+    print("\n".join(describe(result, store, journal)))
     return 0

@@ -116,7 +116,7 @@ def test_staged_key_under_staged_policy_waits_for_the_next_rotation(
     clock: FrozenClock, tmp_path: Path
 ) -> None:
     """Under the staged policy the next key sits staged until the next rotation: no finding."""
-    staged_policy = replace(POLICY, mode="staged")
+    staged_policy = POLICY.replace(mode="staged")
     ring = stage(ring_rotated(clock), clock(), staged_policy).ring
     clock.advance(timedelta(days=10))
     options = replace(OPTIONS, policy=staged_policy)

@@ -6,7 +6,6 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -44,12 +43,12 @@ def _bad_successors(current: KeyRing, clock: FrozenClock) -> dict[str, KeyRing]:
     two_new = rotate(good, clock(), POLICY).ring
     new = next(k for k in good.keys if k.id not in current)
     changed = KeyRing(
-        tuple(replace(k, secret=generate_secret()) if k.id != new.id else k for k in good.keys)
+        tuple(k.replace(secret=generate_secret()) if k.id != new.id else k for k in good.keys)
     )
     dropped = KeyRing((new,))
     unrelated = rotate(KeyRing(), clock(), POLICY).ring
     revived = KeyRing(
-        tuple(replace(k, state=KeyState.STAGED) if k.id != new.id else k for k in good.keys)
+        tuple(k.replace(state=KeyState.STAGED) if k.id != new.id else k for k in good.keys)
     )
     return {
         "two new keys": two_new,
@@ -62,7 +61,7 @@ def _bad_successors(current: KeyRing, clock: FrozenClock) -> dict[str, KeyRing]:
 
 def _only(key: Key) -> Callable[[], KeyRing]:
     """A ring provider holding just ``key``, as the signer of an intruder's token."""
-    alone = KeyRing((replace(key, state=KeyState.ACTIVE),))
+    alone = KeyRing((key.replace(state=KeyState.ACTIVE),))
     return lambda: alone
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from erp.aws.errors import SecretFormatError
@@ -163,7 +163,7 @@ def merged_ring(
         for key in ring.keys:
             if key.id not in seen:
                 seen.add(key.id)
-                keys.append(key if key.state is state else replace(key, state=state))
+                keys.append(key if key.state is state else key.replace(state=state))
     if len(keys) == len(current.keys):
         return current
     return KeyRing(tuple(keys))

@@ -1,88 +1,44 @@
 """``erp-secrets``: a thin command-line shell over the ``erp`` library.
 
-Sub-commands are imported only when invoked, so ``erp-secrets jwt rotate`` never pays for
-boto3, SQLAlchemy or detect-secrets.
+:func:`main` is the console script. ``erp-secrets --help`` (or ``-h``) on a terminal at least
+80 columns wide (or not a terminal) prints the help text cached in :mod:`erp.cli._help`
+without importing click, which alone costs more than the 100 ms that command may take; a
+test pins the cache to what click renders. Everything else runs the click application in
+:mod:`erp.cli.app`.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import Any
 
-import click
+TYPE_CHECKING = False  # typing is not imported at run time (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
-from erp.errors import ErpError
+    from erp.cli.app import cli
 
-__all__ = ["main"]
-
-_COMMANDS: dict[str, tuple[str, str]] = {
-    "jwt": ("erp.cli.jwt", "jwt_group"),
-    "audit": ("erp.cli.audit", "audit_group"),
-    "fernet": ("erp.cli.fernet", "fernet_group"),
-    "aws": ("erp.cli.aws", "aws_group"),
-    "check": ("erp.cli.check", "check_command"),
-    "scan": ("erp.cli.scan", "scan_command"),
-    "infra": ("erp.cli.infra", "infra_group"),
-}
-
-_HELP = {
-    "jwt": "Rotate, stage, promote and prune JWT signing keys.",
-    "audit": "Verify or repair the hash-chained rotation log.",
-    "fernet": "Generate and rotate Fernet keys; re-encrypt and verify stored data.",
-    "aws": "AWS Secrets Manager: push a key ring, show versions, rehearse a rotation.",
-    "check": "Report keys and secrets due or overdue for rotation; notify on-call.",
-    "scan": "Scan files for hard-coded secrets and AWS ARNs.",
-    "infra": "Lint the CloudFormation template and build the Lambda package.",
-}
-
-
-class LazyGroup(click.Group):
-    """A group whose sub-commands live in modules imported on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = _COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module = importlib.import_module(target[0])
-        command = getattr(module, target[1])
-        assert isinstance(command, click.Command)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, _HELP[name]) for name in sorted(_COMMANDS)])
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="erp-secrets")
-def cli() -> None:
-    """Secrets and key rotation for the ERP platform."""
+__all__ = ["cli", "main"]
 
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning ``ErpError`` into one clear line and exit code 1."""
-    try:
-        return cli.main(args=argv, prog_name="erp-secrets", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except ErpError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except ModuleNotFoundError as exc:
-        from erp._extras import MissingExtra, extra_for
+    args = sys.argv[1:] if argv is None else argv
+    if args in (["--help"], ["-h"]):
+        from erp.cli._help import cached_help
 
-        extra = extra_for(exc.name or "")
-        if extra is None:
-            raise
-        click.echo(f"error: {MissingExtra((exc.name or '').partition('.')[0], extra)}", err=True)
-        sys.exit(1)
+        text = cached_help()
+        if text is not None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return 0  # what the click application returns after printing help
+    from erp.cli.app import run
+
+    return run(argv)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":  # the click group, for CliRunner and embedding
+        from erp.cli.app import cli
+
+        return cli
+    raise AttributeError(f"module 'erp.cli' has no attribute {name!r}")

@@ -14,12 +14,15 @@ position, never a value that could be a secret.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from erp._json import JsonProblem, loads_object
 from erp.errors import KeyRingError
 from erp.jwt.keyring import KeyRing, shown_id
 from erp.store.vault import register_entry_check
+
+TYPE_CHECKING = False  # no typing import at run time: the rotation script's start-up path
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "ACTIVE_ID",

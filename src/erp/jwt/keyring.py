@@ -17,19 +17,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import secrets as _random
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from erp import _settings
+from erp._record import Record
 from erp.clock import from_iso, to_iso
 from erp.errors import KeyRingError, PolicyViolation, WeakSecret
 from erp.fingerprint import fingerprint
 
+# Neither typing nor dataclasses is imported at run time: this module is on the rotation
+# script's start-up path (see erp._record). mypy reads TYPE_CHECKING as True.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Literal, TypedDict
+
     from erp.jwt.keys import PrivateKey
 
 __all__ = [
@@ -117,16 +121,36 @@ def shown_id(key_id: object, *, quote: bool = True) -> str:
     return f"(id {fingerprint(text)}, not shown: is it a secret?)"
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(Record):
     """One signing key. ``secret`` never appears in ``repr`` or ``str``."""
 
+    _fields = ("id", "secret", "state", "created_at", "activated_at", "deactivated_at")
+    __slots__ = _fields
+    _hidden = frozenset({"secret"})
     id: str
-    secret: str = field(repr=False)
+    secret: str
     state: KeyState
-    created_at: datetime | None = None
-    activated_at: datetime | None = None
-    deactivated_at: datetime | None = None
+    created_at: datetime | None
+    activated_at: datetime | None
+    deactivated_at: datetime | None
+
+    def __init__(
+        self,
+        id: str,
+        secret: str,
+        state: KeyState,
+        created_at: datetime | None = None,
+        activated_at: datetime | None = None,
+        deactivated_at: datetime | None = None,
+    ) -> None:
+        self._set(
+            id=id,
+            secret=secret,
+            state=state,
+            created_at=created_at,
+            activated_at=activated_at,
+            deactivated_at=deactivated_at,
+        )
 
     @property
     def key_bytes(self) -> bytes:
@@ -174,31 +198,56 @@ _MAX_STAGE = timedelta(days=366)
 _MAX_INTERVAL = timedelta(days=3660)
 
 
-@dataclass(frozen=True)
-class RotationPolicy:
+class RotationPolicy(Record):
     """How keys rotate and when old ones may go. Durations are ``timedelta``."""
 
-    mode: Literal["immediate", "staged"] = "immediate"
-    max_token_ttl: timedelta = timedelta(hours=1)
-    leeway: timedelta = timedelta(seconds=30)
-    min_stage_period: timedelta = timedelta(minutes=10)
-    rotation_interval: timedelta = timedelta(days=30)
-    key_alg: str = "HS256"
-    jwks_max_age: timedelta = timedelta(minutes=5)
+    _fields = (
+        "mode",
+        "max_token_ttl",
+        "leeway",
+        "min_stage_period",
+        "rotation_interval",
+        "key_alg",
+        "jwks_max_age",
+    )
+    __slots__ = _fields
+    mode: Literal["immediate", "staged"]
+    max_token_ttl: timedelta
+    leeway: timedelta
+    min_stage_period: timedelta
+    rotation_interval: timedelta
+    key_alg: str
+    jwks_max_age: timedelta
 
-    def __post_init__(self) -> None:
-        if self.mode not in ("immediate", "staged"):
+    def __init__(
+        self,
+        mode: Literal["immediate", "staged"] = "immediate",
+        max_token_ttl: timedelta = timedelta(hours=1),
+        leeway: timedelta = timedelta(seconds=30),
+        min_stage_period: timedelta = timedelta(minutes=10),
+        rotation_interval: timedelta = timedelta(days=30),
+        key_alg: str = "HS256",
+        jwks_max_age: timedelta = timedelta(minutes=5),
+    ) -> None:
+        if mode not in ("immediate", "staged"):
             raise PolicyViolation(
-                f"rotation policy mode {self.mode!r} is unknown; use 'immediate' or 'staged'"
+                f"rotation policy mode {mode!r} is unknown; use 'immediate' or 'staged'"
             )
-        if self.key_alg not in KEY_ALGORITHMS:
+        if key_alg not in KEY_ALGORITHMS:
             raise PolicyViolation(
-                f"key algorithm {shown_id(self.key_alg)} is unknown; use one of "
+                f"key algorithm {shown_id(key_alg)} is unknown; use one of "
                 f"{', '.join(KEY_ALGORITHMS)}"
             )
-        for name in ("max_token_ttl", "leeway", "min_stage_period", "rotation_interval"):
-            if getattr(self, name) < timedelta(0):
+        durations = {
+            "max_token_ttl": max_token_ttl,
+            "leeway": leeway,
+            "min_stage_period": min_stage_period,
+            "rotation_interval": rotation_interval,
+        }
+        for name, value in durations.items():
+            if value < timedelta(0):
                 raise PolicyViolation(f"rotation policy {name} must not be negative")
+        self._set(mode=mode, key_alg=key_alg, jwks_max_age=jwks_max_age, **durations)
 
     def prune_after(self, key: Key) -> datetime | None:
         """The instant from which every token ``key`` signed is refused (``None``: signing)."""
@@ -214,11 +263,11 @@ class RotationPolicy:
             raise PolicyViolation(
                 f"rotation policy mode {mode!r} is unknown; use 'immediate' or 'staged'"
             )
-        return replace(self, mode="staged" if mode == "staged" else "immediate")
+        return self.replace(mode="staged" if mode == "staged" else "immediate")
 
     def with_alg(self, alg: str | None) -> RotationPolicy:
         """This policy making new keys for ``alg`` (``None`` keeps it)."""
-        return self if alg is None else replace(self, key_alg=alg)
+        return self if alg is None else self.replace(key_alg=alg)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RotationPolicy:
@@ -287,14 +336,16 @@ def read_jwks_max_age(env: Mapping[str, str] | None = None) -> timedelta:
     )
 
 
+# secrets.token_urlsafe/token_hex are exactly these os.urandom calls; the secrets module
+# itself (random, hmac) is not worth its import on the rotation script's start-up path.
 def generate_secret() -> str:
     """A fresh signing secret: 384 random bits from the OS CSPRNG, URL-safe text."""
-    return _random.token_urlsafe(_SECRET_BYTES)
+    return base64.urlsafe_b64encode(os.urandom(_SECRET_BYTES)).rstrip(b"=").decode("ascii")
 
 
 def new_key_id(now: datetime) -> str:
     """A sortable, collision-resistant key id such as ``k-20261125T211500Z-3f9a2c``."""
-    return f"k-{now.strftime('%Y%m%dT%H%M%SZ')}-{_random.token_hex(3)}"
+    return f"k-{now.strftime('%Y%m%dT%H%M%SZ')}-{os.urandom(3).hex()}"
 
 
 def check_secret_strength(secret: object, where: str) -> str:
@@ -359,19 +410,22 @@ def _looks_like_public_key(secret: str) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class KeyRing:
+class KeyRing(Record):
     """An immutable set of keys with exactly one active key (or none, when empty)."""
 
-    keys: tuple[Key, ...] = ()
+    _fields = ("keys",)
+    __slots__ = _fields
+    keys: tuple[Key, ...]
 
-    def __post_init__(self) -> None:
-        ids = [k.id for k in self.keys]
+    def __init__(self, keys: tuple[Key, ...] = ()) -> None:
+        keys = tuple(keys)
+        ids = [k.id for k in keys]
         if len(ids) != len(set(ids)):
             raise KeyRingError("key ring holds the same key id twice")
-        active = [k for k in self.keys if k.state is KeyState.ACTIVE]
-        if self.keys and len(active) != 1:
+        active = [k for k in keys if k.state is KeyState.ACTIVE]
+        if keys and len(active) != 1:
             raise KeyRingError(f"key ring must have exactly one active key, found {len(active)}")
+        self._set(keys=keys)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -486,31 +540,39 @@ class KeyRing:
         return cls(tuple(keys))
 
 
-class KeyRef(TypedDict):
-    """A key as the audit log and the CLI name it: id and fingerprint, never the secret."""
+if TYPE_CHECKING:
 
-    id: str
-    fingerprint: str
+    class KeyRef(TypedDict):
+        """A key as the audit log and the CLI name it: id and fingerprint, never the secret."""
+
+        id: str
+        fingerprint: str
+
+    class RingEvent(TypedDict, total=False):
+        """What a transition did, as recorded in the rotation log (no secrets)."""
+
+        action: str
+        mode: str
+        new: KeyRef | None
+        previous: KeyRef | None
+        staged: KeyRef | None
+        active: KeyRef | None
+        removed: list[KeyRef]
+
+else:  # at run time both are plain dicts (a TypedDict is one): no typing import
+    KeyRef = RingEvent = dict
 
 
-class RingEvent(TypedDict, total=False):
-    """What a transition did, as recorded in the rotation log (no secrets)."""
-
-    action: str
-    mode: str
-    new: KeyRef | None
-    previous: KeyRef | None
-    staged: KeyRef | None
-    active: KeyRef | None
-    removed: list[KeyRef]
-
-
-@dataclass(frozen=True)
-class Transition:
+class Transition(Record):
     """The result of a key-ring operation: the new ring and an audit record (no secrets)."""
 
+    _fields = ("ring", "event")
+    __slots__ = _fields
     ring: KeyRing
     event: RingEvent
+
+    def __init__(self, ring: KeyRing, event: RingEvent) -> None:
+        self._set(ring=ring, event=event)
 
 
 def _fresh_key(
@@ -547,11 +609,11 @@ def _check_new_id(ring: KeyRing, key_id: str | None) -> None:
 
 
 def _demote(key: Key, now: datetime) -> Key:
-    return replace(key, state=KeyState.RETIRING, deactivated_at=now)
+    return key.replace(state=KeyState.RETIRING, deactivated_at=now)
 
 
 def _activate(key: Key, now: datetime) -> Key:
-    return replace(key, state=KeyState.ACTIVE, activated_at=now, deactivated_at=None)
+    return key.replace(state=KeyState.ACTIVE, activated_at=now, deactivated_at=None)
 
 
 def _ref(key: Key) -> KeyRef:

@@ -7,11 +7,10 @@ point and the rotation log gets the event. The document format is :mod:`erp.jwt.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+import os
 from datetime import datetime
-from typing import Any, TypedDict, cast
 
+from erp._record import Record
 from erp.clock import Clock, system_clock, to_iso
 from erp.jwt.codec import ring_from_document, store_ring
 from erp.jwt.keyring import (
@@ -30,6 +29,13 @@ from erp.store.audit import AuditLog
 from erp.store.journal import Recorded, record_change
 from erp.store.vault import VaultFile
 
+TYPE_CHECKING = False  # no typing import at run time: the rotation script's start-up path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypedDict
+
+    Step = Callable[[KeyRing, datetime, RotationPolicy], Transition]
+
 __all__ = [
     "KeyStatus",
     "KeyStatusJson",
@@ -42,13 +48,11 @@ __all__ = [
     "status",
 ]
 
-Step = Callable[[KeyRing, datetime, RotationPolicy], Transition]
-
 
 def load_ring(vault: VaultFile | None = None) -> KeyRing:
     """Read the key ring from the vault file (no lock: the file is replaced atomically)."""
     vault = vault or VaultFile()
-    return ring_from_document(vault.read(), str(vault.path))
+    return ring_from_document(vault.read(), os.fspath(vault))
 
 
 def stamp_unknown_retirements(ring: KeyRing, now: datetime) -> KeyRing:
@@ -60,7 +64,7 @@ def stamp_unknown_retirements(ring: KeyRing, now: datetime) -> KeyRing:
         return ring
     return KeyRing(
         tuple(
-            replace(k, deactivated_at=now)
+            k.replace(deactivated_at=now)
             if k.state is KeyState.RETIRING and k.deactivated_at is None
             else k
             for k in ring.keys
@@ -68,11 +72,13 @@ def stamp_unknown_retirements(ring: KeyRing, now: datetime) -> KeyRing:
     )
 
 
-class JwtLogEvent(RingEvent, total=False):
-    """A ring event as the rotation log records it: with its name and the vault's path."""
+if TYPE_CHECKING:
 
-    event: str
-    vault: str
+    class JwtLogEvent(RingEvent, total=False):
+        """A ring event as the rotation log records it: with its name and the vault's path."""
+
+        event: str
+        vault: str
 
 
 def _apply(
@@ -89,13 +95,13 @@ def _apply(
     policy = policy or RotationPolicy.from_env()
 
     def change(doc: dict[str, Any], now: datetime) -> dict[str, Any] | None:
-        ring = stamp_unknown_retirements(ring_from_document(doc, str(vault.path)), now)
+        ring = stamp_unknown_retirements(ring_from_document(doc, os.fspath(vault)), now)
         result = step(ring, now, policy)
         if op == "prune" and not result.event.get("removed"):
             return None
         store_ring(doc, result.ring)
-        event: JwtLogEvent = {"event": f"jwt.{op}", **result.event, "vault": str(vault.path)}
-        return cast(dict[str, Any], event)
+        event: JwtLogEvent = {"event": f"jwt.{op}", **result.event, "vault": os.fspath(vault)}
+        return event  # type: ignore[return-value]  # a TypedDict is a dict[str, Any]
 
     return record_change(change, vault=vault, log=log, clock=clock, actor=actor)
 
@@ -150,27 +156,42 @@ def prune_keys(
     return _apply("prune", prune, vault=vault, log=log, policy=policy, clock=clock, actor=actor)
 
 
-class KeyStatusJson(TypedDict):
-    """One key of ``erp-secrets jwt status --json``."""
+if TYPE_CHECKING:
 
-    id: str
-    state: str
-    alg: str
-    fingerprint: str
-    created_at: str | None
-    activated_at: str | None
-    deactivated_at: str | None
-    prunable_at: str | None
+    class KeyStatusJson(TypedDict):
+        """One key of ``erp-secrets jwt status --json``."""
+
+        id: str
+        state: str
+        alg: str
+        fingerprint: str
+        created_at: str | None
+        activated_at: str | None
+        deactivated_at: str | None
+        prunable_at: str | None
+
+else:
+    KeyStatusJson = dict
 
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else to_iso(moment)
 
 
-@dataclass(frozen=True)
-class KeyStatus:
+class KeyStatus(Record):
     """One row of ``jwt status``: no secret, only what an operator needs."""
 
+    _fields = (
+        "id",
+        "state",
+        "fingerprint",
+        "created_at",
+        "activated_at",
+        "deactivated_at",
+        "prunable_at",
+        "alg",
+    )
+    __slots__ = _fields
     id: str
     state: KeyState
     fingerprint: str
@@ -178,7 +199,29 @@ class KeyStatus:
     activated_at: datetime | None
     deactivated_at: datetime | None
     prunable_at: datetime | None
-    alg: str = "HS256"
+    alg: str
+
+    def __init__(
+        self,
+        id: str,
+        state: KeyState,
+        fingerprint: str,
+        created_at: datetime | None,
+        activated_at: datetime | None,
+        deactivated_at: datetime | None,
+        prunable_at: datetime | None,
+        alg: str = "HS256",
+    ) -> None:
+        self._set(
+            id=id,
+            state=state,
+            fingerprint=fingerprint,
+            created_at=created_at,
+            activated_at=activated_at,
+            deactivated_at=deactivated_at,
+            prunable_at=prunable_at,
+            alg=alg,
+        )
 
     def may_go(self, now: datetime) -> bool:
         """Whether ``prune`` would remove this key at ``now``."""

@@ -9,14 +9,13 @@ lock when the holder dies. Reentrant per :class:`FileLock` object.
 
 from __future__ import annotations
 
+import _thread  # threading.Lock/get_ident themselves, without threading's import cost
 import errno
 import fcntl
 import os
 import stat
-import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from erp._io import describe_os_error
 from erp.errors import FileWriteError
@@ -41,14 +40,14 @@ class FileLock:
 
     def __init__(
         self,
-        path: Path | str,
+        path: str | os.PathLike[str],
         *,
         timeout_seconds: float,
         poll_seconds: float = 0.01,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.path = Path(path)
+        self.path = os.fspath(path)
         self.timeout_seconds = timeout_seconds
         self._poll_seconds = poll_seconds
         self._monotonic = monotonic
@@ -56,7 +55,7 @@ class FileLock:
         self._fd: int | None = None
         self._depth = 0
         self._owner: int | None = None
-        self._guard = threading.Lock()
+        self._guard = _thread.allocate_lock()
 
     def _open(self) -> int:
         try:
@@ -71,7 +70,7 @@ class FileLock:
 
     def acquire(self) -> None:
         """Take the lock, polling until ``timeout_seconds``; :class:`LockTimeout` after."""
-        me = threading.get_ident()
+        me = _thread.get_ident()
         with self._guard:
             if self._owner == me:
                 self._depth += 1

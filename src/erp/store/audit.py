@@ -15,15 +15,17 @@ import json
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 from erp import _settings
 from erp._io import describe_os_error, open_append, read_regular_file
 from erp.clock import to_iso
 from erp.errors import AuditChainBroken, FileReadError, FileWriteError, LogWriteError, SettingError
+
+TYPE_CHECKING = False  # no typing import at run time: the rotation script's start-up path
+if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
+    from typing import Any
 
 __all__ = [
     "DEFAULT_ROTATION_LOG",
@@ -66,18 +68,23 @@ def default_actor() -> str:
                 "set it to the operator's name",
             )
         return actor
-    import getpass  # only when ERP_ACTOR is unset: keeps the rotation script's start-up short
-
+    # getpass.getuser()'s rule, without importing getpass (termios, warnings) at start-up
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        user = os.environ.get(name)
+        if user:
+            return user
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, OSError):
         return f"uid:{os.getuid()}"
 
 
 def _hostname() -> str:
-    import socket  # imported on use: socket costs more start-up than the rest of the log
-
-    return socket.gethostname()
+    # socket.gethostname() is uname's nodename on POSIX; socket costs more start-up than the
+    # rest of the log
+    return os.uname().nodename
 
 
 def _problem(exc: OSError) -> str:
@@ -117,16 +124,45 @@ def make_entry(
     return entry
 
 
-@dataclass
 class VerifyReport:
     """What ``AuditLog.verify`` found. ``ok`` only when ``problems`` is empty."""
 
-    path: Path
-    entries: int = 0
-    problems: list[str] = field(default_factory=list)
-    incomplete: int | None = None  # seq of an entry the vault confirms but the log lacks
-    last_seq: int = 0
-    repairable: int = 0  # problems the next write repairs itself (torn line, incomplete entry)
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        entries: int = 0,
+        problems: list[str] | None = None,
+        incomplete: int | None = None,
+        last_seq: int = 0,
+        repairable: int = 0,
+    ) -> None:
+        self._file = os.fspath(path)
+        self.entries = entries
+        self.problems: list[str] = [] if problems is None else problems
+        self.incomplete = incomplete  # seq of an entry the vault confirms but the log lacks
+        self.last_seq = last_seq
+        self.repairable = repairable  # problems the next write repairs itself (torn line, ...)
+
+    @property
+    def path(self) -> Path:
+        """The log file verified (``pathlib`` is imported only when this is asked for)."""
+        from pathlib import Path
+
+        return Path(self._file)
+
+    def __repr__(self) -> str:
+        return (
+            f"VerifyReport(path={self._file!r}, entries={self.entries}, "
+            f"problems={self.problems!r}, incomplete={self.incomplete}, "
+            f"last_seq={self.last_seq}, repairable={self.repairable})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VerifyReport):
+            return NotImplemented
+        return vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
 
     @property
     def ok(self) -> bool:
@@ -134,13 +170,31 @@ class VerifyReport:
 
 
 class AuditLog:
-    """An append-only, hash-chained JSON-lines file."""
+    """An append-only, hash-chained JSON-lines file.
 
-    def __init__(self, path: Path | str | None = None) -> None:
-        self.path = Path(path) if path is not None else default_log_path()
+    Path-like (``os.fspath(log)`` is its file name); like :class:`~erp.store.vault.VaultFile`
+    it works on that text, so ``pathlib`` is imported only when ``path`` is asked for.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self._file = (
+            os.fspath(path)
+            if path is not None
+            else _settings.read_file_name("ERP_ROTATION_LOG", DEFAULT_ROTATION_LOG)
+        )
+
+    @property
+    def path(self) -> Path:
+        """The log file."""
+        from pathlib import Path
+
+        return Path(self._file)
+
+    def __fspath__(self) -> str:
+        return self._file
 
     def __repr__(self) -> str:
-        return f"AuditLog({str(self.path)!r})"
+        return f"AuditLog({self._file!r})"
 
     # -- reading -----------------------------------------------------------------------
 
@@ -159,19 +213,19 @@ class AuditLog:
     def _open(self, flags: int) -> int | None:
         """A descriptor on the log (regular file, no symlink), ``None`` if it does not exist."""
         try:
-            fd = os.open(self.path, flags | _NOFOLLOW)
+            fd = os.open(self._file, flags | _NOFOLLOW)
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise FileReadError(self.path, "rotation log", _problem(exc)) from None
+            raise FileReadError(self._file, "rotation log", _problem(exc)) from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            raise FileReadError(self.path, "rotation log", "it is not a regular file")
+            raise FileReadError(self._file, "rotation log", "it is not a regular file")
         return fd
 
     def _read_all(self) -> bytes:
         raw = read_regular_file(
-            self.path, what="rotation log", max_bytes=MAX_LOG_BYTES, follow_symlinks=False
+            self._file, what="rotation log", max_bytes=MAX_LOG_BYTES, follow_symlinks=False
         )
         return b"" if raw is None else raw
 
@@ -191,9 +245,9 @@ class AuditLog:
         try:
             entry = json.loads(lines[-1])
         except ValueError:
-            raise AuditChainBroken(self.path, ["the last line is not valid JSON"]) from None
+            raise AuditChainBroken(self._file, ["the last line is not valid JSON"]) from None
         if not isinstance(entry, dict) or "hash" not in entry or "seq" not in entry:
-            raise AuditChainBroken(self.path, ["the last line is not a log entry"])
+            raise AuditChainBroken(self._file, ["the last line is not a log entry"])
         return entry, torn
 
     def entries(self) -> list[dict[str, Any]]:
@@ -219,7 +273,7 @@ class AuditLog:
         """
         report = self.verify(head)
         if len(report.problems) > report.repairable:  # never append to a broken chain
-            raise AuditChainBroken(self.path, report.problems)
+            raise AuditChainBroken(self._file, report.problems)
         last, torn = self.last_entry()
         if head is None:
             if torn:
@@ -241,7 +295,7 @@ class AuditLog:
             return
         have = "empty" if last is None else f"ends at entry {last.get('seq')}"
         raise AuditChainBroken(
-            self.path,
+            self._file,
             [
                 f"the log {have}, but the vault's last recorded entry is "
                 f"{head.get('seq')} (hash {str(head_hash)[:12]}…): entries were removed"
@@ -256,7 +310,7 @@ class AuditLog:
             os.ftruncate(fd, os.fstat(fd).st_size - torn)
             os.fsync(fd)
         except OSError as exc:
-            raise LogWriteError(self.path, describe_os_error(exc)) from None
+            raise LogWriteError(self._file, describe_os_error(exc)) from None
         finally:
             os.close(fd)
 
@@ -269,8 +323,8 @@ class AuditLog:
 
     def _append_line(self, entry: Mapping[str, Any], *, committed: bool = False) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = open_append(self.path, what="rotation log", mode=0o640)
+            os.makedirs(os.path.dirname(self._file) or ".", exist_ok=True)
+            fd = open_append(self._file, what="rotation log", mode=0o640)
             try:
                 view = memoryview(_canonical(entry) + b"\n")
                 while view:  # a full disk can cut a write short
@@ -279,30 +333,30 @@ class AuditLog:
             finally:
                 os.close(fd)
         except FileWriteError as exc:
-            raise LogWriteError(self.path, exc.problem, committed=committed) from None
+            raise LogWriteError(self._file, exc.problem, committed=committed) from None
         except OSError as exc:
-            raise LogWriteError(self.path, describe_os_error(exc), committed=committed) from None
+            raise LogWriteError(self._file, describe_os_error(exc), committed=committed) from None
 
     def check_writable(self) -> None:
         """Raise :class:`LogWriteError` now, changing nothing, if an append would be refused."""
-        if os.path.lexists(self.path):
+        if os.path.lexists(self._file):
             try:
                 fd = self._open(os.O_WRONLY | os.O_APPEND)
             except FileReadError as exc:
-                raise LogWriteError(self.path, exc.problem) from None
+                raise LogWriteError(self._file, exc.problem) from None
             if fd is not None:
                 os.close(fd)
             return
-        folder = self.path.parent.absolute()
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
+        folder = os.path.abspath(os.path.dirname(self._file) or ".")
+        while not os.path.exists(folder) and folder != os.path.dirname(folder):
+            folder = os.path.dirname(folder)
         if not os.access(folder, os.W_OK | os.X_OK):
             problem = (
                 "the file system is read-only"
                 if os.statvfs(folder).f_flag & os.ST_RDONLY
                 else f"permission denied creating it in {folder}"
             )
-            raise LogWriteError(self.path, problem)
+            raise LogWriteError(self._file, problem)
 
     def append(self, entry: Mapping[str, Any]) -> None:
         """Append one complete entry the vault already holds (the caller holds the vault lock)."""
@@ -316,7 +370,7 @@ class AuditLog:
         With ``head`` (the vault's record of the newest entry), also detect lines cut from
         the end and name an entry the vault committed but the log has not received.
         """
-        report = VerifyReport(self.path)
+        report = VerifyReport(self._file)
         raw = self._read_all()
         prev = GENESIS
         expected_seq = 1

@@ -9,27 +9,40 @@ vault whose entry is missing from the log is completed by the next change.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
+from erp._record import Record
 from erp.clock import Clock, system_clock
 from erp.store.audit import AuditLog, make_entry
 from erp.store.vault import META_KEY, VaultFile
 
+TYPE_CHECKING = False  # no typing import at run time: the rotation script's start-up path
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["Change", "Recorded", "record_change", "repair_log"]
 
-Change = Callable[[dict[str, Any], datetime], dict[str, Any] | None]
+Change = Callable[[dict[str, "Any"], datetime], "dict[str, Any] | None"]
 """Mutates the vault document in place and returns the audit event, or ``None`` for no-op."""
 
 
-@dataclass(frozen=True)
-class Recorded:
+class Recorded(Record):
     """What a change did: the audit event and full entry (``None`` if nothing changed)."""
 
+    _fields = ("event", "entry", "document")
+    __slots__ = _fields
+    _hidden = frozenset({"document"})  # holds JWT_SECRETS: never in a repr
     event: dict[str, Any] | None
     entry: dict[str, Any] | None
-    document: dict[str, Any] = field(repr=False)  # holds JWT_SECRETS: never in a repr
+    document: dict[str, Any]
+
+    def __init__(
+        self,
+        event: dict[str, Any] | None,
+        entry: dict[str, Any] | None,
+        document: dict[str, Any],
+    ) -> None:
+        self._set(event=event, entry=entry, document=document)
 
 
 def record_change(

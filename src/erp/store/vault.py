@@ -13,16 +13,14 @@ feature's format.
 
 from __future__ import annotations
 
+import _thread  # threading.Lock/get_ident themselves, without threading's import cost
 import contextlib
-import glob
 import json
 import math
 import os
-import threading
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
-from typing import Any
 
 from erp import _settings
 from erp._io import atomic_write_bytes, describe_os_error, read_regular_file
@@ -35,6 +33,11 @@ from erp.errors import (
     VaultWriteError,
 )
 from erp.store._lock import FileLock, LockTimeout
+
+TYPE_CHECKING = False  # no typing import at run time: the rotation script's start-up path
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 __all__ = [
     "DEFAULT_VAULT_FILE",
@@ -57,7 +60,7 @@ MAX_VAULT_BYTES = 4 * 1024 * 1024
 _FORMAT = 1
 _MAX_GENERATION = 2**53  # exact in every JSON reader
 
-EntryCheck = Callable[[Mapping[str, Any]], "str | None"]
+EntryCheck = Callable[[Mapping[str, "Any"]], "str | None"]
 """Returns what is wrong with a document's entries (one phrase, no values), or ``None``."""
 
 _checks: list[EntryCheck] = []
@@ -74,7 +77,7 @@ def default_vault_path() -> Path:
     return _settings.read_path("ERP_VAULT_FILE", DEFAULT_VAULT_FILE)
 
 
-def _generation(path: Path, meta: Mapping[str, Any]) -> int:
+def _generation(path: str, meta: Mapping[str, Any]) -> int:
     value = meta.get("generation", 0)
     if (
         isinstance(value, bool)
@@ -88,7 +91,7 @@ def _generation(path: Path, meta: Mapping[str, Any]) -> int:
     return int(value)
 
 
-def _parse(path: Path, raw: bytes) -> dict[str, Any]:
+def _parse(path: str, raw: bytes) -> dict[str, Any]:
     try:
         doc = loads_object(raw)
     except JsonProblem as exc:  # says where, never what: the text holds secrets
@@ -97,7 +100,7 @@ def _parse(path: Path, raw: bytes) -> dict[str, Any]:
     return doc
 
 
-def _validate(path: Path, doc: Mapping[str, Any]) -> None:
+def _validate(path: str, doc: Mapping[str, Any]) -> None:
     meta = doc.get(META_KEY)
     if meta is not None and not isinstance(meta, dict):
         raise VaultCorrupt(path, f"{META_KEY} must be a JSON object")
@@ -109,51 +112,79 @@ def _validate(path: Path, doc: Mapping[str, Any]) -> None:
 
 
 class VaultFile:
-    """One vault file on disk. Cheap to construct; does nothing until used."""
+    """One vault file on disk. Cheap to construct; does nothing until used.
 
-    def __init__(self, path: Path | str | None = None, *, lock_timeout_seconds: float = 60.0):
-        self.path = Path(path) if path is not None else default_vault_path()
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
+    Path-like (``os.fspath(vault)`` is its file name). The work is done on that text with
+    ``os.path``: ``pathlib`` is not imported on the rotation script's start-up path, only
+    when ``path`` or ``lock_path`` is asked for.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, lock_timeout_seconds: float = 60.0
+    ):
+        self._file = (
+            os.fspath(path)
+            if path is not None
+            else _settings.read_file_name("ERP_VAULT_FILE", DEFAULT_VAULT_FILE)
+        )
+        self._lock_file = self._file + ".lock"
         self.lock_timeout_seconds = lock_timeout_seconds
         self._lock: FileLock | None = None
-        self._lock_guard = threading.Lock()
+        self._lock_guard = _thread.allocate_lock()
+
+    @property
+    def path(self) -> Path:
+        """The vault file."""
+        from pathlib import Path
+
+        return Path(self._file)
+
+    @property
+    def lock_path(self) -> Path:
+        """The sibling lock file (``<vault>.lock``)."""
+        from pathlib import Path
+
+        return Path(self._lock_file)
+
+    def __fspath__(self) -> str:
+        return self._file
 
     def __repr__(self) -> str:
-        return f"VaultFile({str(self.path)!r})"
+        return f"VaultFile({self._file!r})"
 
     def exists(self) -> bool:
         """Whether something is at the path (a link loop counts: ``read`` then refuses it)."""
         try:
-            os.lstat(self.path)
+            os.lstat(self._file)
         except (FileNotFoundError, NotADirectoryError):
             return False
         except OSError as exc:  # a name too long, a permission problem: one sentence
-            raise VaultCorrupt(self.path, describe_os_error(exc)) from None
+            raise VaultCorrupt(self._file, describe_os_error(exc)) from None
         return True
 
     def read(self) -> dict[str, Any]:
         """The parsed file, or ``{}`` when it does not exist. Raises :class:`VaultCorrupt`."""
         try:
-            raw = read_regular_file(self.path, what="vault file", max_bytes=MAX_VAULT_BYTES)
+            raw = read_regular_file(self._file, what="vault file", max_bytes=MAX_VAULT_BYTES)
         except FileReadError as exc:
-            raise VaultCorrupt(self.path, exc.problem) from None
+            raise VaultCorrupt(self._file, exc.problem) from None
         if raw is None:
             return {}
-        return _parse(self.path, raw)
+        return _parse(self._file, raw)
 
     def _file_lock(self) -> FileLock:
         with self._lock_guard:
             if self._lock is None:
-                self._lock = FileLock(self.lock_path, timeout_seconds=self.lock_timeout_seconds)
+                self._lock = FileLock(self._lock_file, timeout_seconds=self.lock_timeout_seconds)
             return self._lock
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the vault's exclusive lock (a sibling ``.lock`` file) for the block."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(self._file) or ".", exist_ok=True)
         except OSError as exc:
-            raise VaultWriteError(self.path, describe_os_error(exc)) from None
+            raise VaultWriteError(self._file, describe_os_error(exc)) from None
         lock = self._file_lock()
         try:
             lock.acquire()
@@ -163,7 +194,7 @@ class VaultFile:
                 f"{self.lock_timeout_seconds:g} s; retry when it has finished"
             ) from None
         except FileWriteError as exc:
-            raise VaultWriteError(self.path, f"its lock file {exc.path}: {exc.problem}") from None
+            raise VaultWriteError(self._file, f"its lock file {exc.path}: {exc.problem}") from None
         try:
             yield
         finally:
@@ -171,25 +202,37 @@ class VaultFile:
 
     def write(self, doc: dict[str, Any]) -> None:
         """Write ``doc`` atomically (call with the lock held). Bumps the generation."""
-        _validate(self.path, doc)
+        _validate(self._file, doc)
         meta = dict(doc.get(META_KEY) or {})
         meta["format"] = _FORMAT
-        meta["generation"] = _generation(self.path, meta) + 1
+        meta["generation"] = _generation(self._file, meta) + 1
         out = {**doc, META_KEY: meta}
         try:
             text = json.dumps(out, indent=2, sort_keys=False, allow_nan=False)
         except ValueError:
-            raise VaultWriteError(self.path, "a value is NaN or infinite") from None
-        # With the lock held, any temp file of ours is a killed writer's (0600, secrets): drop it.
-        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
-            with contextlib.suppress(OSError):
-                if stale.is_file() and not stale.is_symlink():
-                    stale.unlink()
+            raise VaultWriteError(self._file, "a value is NaN or infinite") from None
+        self._drop_stale_temp_files()
         try:
-            atomic_write_bytes(self.path, (text + "\n").encode(), mode=0o600, what="vault file")
+            atomic_write_bytes(self._file, (text + "\n").encode(), mode=0o600, what="vault file")
         except FileWriteError as exc:
-            raise VaultWriteError(self.path, exc.problem) from None
+            raise VaultWriteError(self._file, exc.problem) from None
         doc[META_KEY] = meta
+
+    def _drop_stale_temp_files(self) -> None:
+        # With the lock held, any temp file of ours (.<name>.<pid>.<random>.tmp, see
+        # atomic_write_bytes) is a killed writer's (0600, secrets): drop it. Links are left.
+        folder, name = os.path.split(self._file)
+        prefix = f".{name}."
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            return
+        for entry in names:
+            if entry.startswith(prefix) and entry.endswith(".tmp") and len(entry) > len(prefix) + 4:
+                stale = os.path.join(folder, entry)
+                with contextlib.suppress(OSError):
+                    if stat.S_ISREG(os.lstat(stale).st_mode):
+                        os.unlink(stale)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[dict[str, Any]]:
@@ -218,6 +261,8 @@ class VaultReader:
         monotonic: Callable[[], float] = time.monotonic,
         on_error: Callable[[Exception], None] | None = None,
     ) -> None:
+        from pathlib import Path
+
         self.path = Path(path)
         self.check_interval_seconds = check_interval_seconds
         self._monotonic = monotonic
@@ -225,7 +270,7 @@ class VaultReader:
         self._next_check = -float("inf")
         self._signature: tuple[int, int, int] | None = None
         self._doc: dict[str, Any] | None = None
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     def __repr__(self) -> str:
         return f"VaultReader({str(self.path)!r})"
