@@ -26,11 +26,13 @@ venv: $(PYTHON)
 $(STAMP)/install: pyproject.toml | $(PYTHON)
 	@mkdir -p $(STAMP)
 	$(PIP) install -q -e .
+	@$(PYTHON) -m compileall -q src >/dev/null  # as a wheel install: fast start-up even with PYTHONDONTWRITEBYTECODE
 	@touch $@
 
 $(STAMP)/install-dev: pyproject.toml | $(PYTHON)
 	@mkdir -p $(STAMP)
 	$(PIP) install -q -e '.[dev]'
+	@$(PYTHON) -m compileall -q src >/dev/null
 	@touch $@ $(STAMP)/install
 
 install: $(STAMP)/install

@@ -10,7 +10,6 @@ completes and ``verify`` names until then.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import stat
@@ -20,6 +19,7 @@ from erp import _settings
 from erp._io import describe_os_error, open_append, read_regular_file
 from erp.clock import to_iso
 from erp.errors import AuditChainBroken, FileReadError, FileWriteError, LogWriteError, SettingError
+from erp.fingerprint import sha256
 
 TYPE_CHECKING = False  # no typing import at run time: the rotation script's start-up path
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def _canonical(entry: Mapping[str, Any]) -> bytes:
 
 def _entry_hash(entry: Mapping[str, Any]) -> str:
     body = {k: v for k, v in entry.items() if k != "hash"}
-    return hashlib.sha256(_canonical(body)).hexdigest()
+    return sha256(_canonical(body)).hexdigest()
 
 
 def make_entry(
