@@ -256,7 +256,9 @@ WHOLE = (*NUMBERS_NO_ZERO, "2.5")
 URLS = ("nan", "1e300", "ftp://example.com/x", "file:///etc/passwd", "https://", CRED_URL, SECRET)
 REGIONS = ("nan", "-1", HUGE_INT, "us-east-1/../x", "https://example.com", SECRET)
 SECRET_IDS = ("https://example.com/x", "a b", "name\tsplit", CRED_URL, SECRET)
+REQUIRED_ID = (*SECRET_IDS, "   ")  # blank is "empty", refused, where an id is required
 PATHS = ("<folder>", "<fifo>")
+LINK = "<link>"  # a symbolic link to a regular file elsewhere
 
 
 @dataclass(frozen=True)
@@ -296,7 +298,7 @@ ROWS = [
     Row("ERP_PAGERDUTY_EVENTS_URL", "notify", (*URLS, "http://example.com/v2/enqueue")),
     Row("ERP_PAGERDUTY_ROUTING_KEY", "notify", ("nan", "a b c", "https://example.com/x")),
     Row("ERP_SLACK_WEBHOOK_URL", "notify", (*URLS, "http://hooks.example.com/x")),
-    Row("ERP_ALERT_STATE_FILE", "notify", PATHS),
+    Row("ERP_ALERT_STATE_FILE", "notify", (*PATHS, LINK)),
     Row("ERP_ALERT_TOPIC_ARN", "check lambda", ("nan", "arn:aws:sns:us-east-1:1:t", SECRET)),
     # AWS: settings read before any request is made
     Row("ERP_AWS_CONNECT_TIMEOUT_SECONDS", AWS_STATUS, NUMBERS_NO_ZERO),
@@ -308,8 +310,8 @@ ROWS = [
     Row("AWS_REGION", AWS_STATUS, REGIONS),
     Row("AWS_DEFAULT_REGION", AWS_STATUS, REGIONS),
     Row("AWS_PROFILE", AWS_STATUS, (SECRET,), "AWS_PROFILE"),
-    Row("ERP_AWS_SECRET_ID", AWS_STATUS, SECRET_IDS, "ERP_AWS_SECRET_ID"),
-    Row("ERP_AWS_SECRET_ID", "get_secret", SECRET_IDS, "ERP_AWS_SECRET_ID"),
+    Row("ERP_AWS_SECRET_ID", AWS_STATUS, REQUIRED_ID, "ERP_AWS_SECRET_ID"),
+    Row("ERP_AWS_SECRET_ID", "get_secret", REQUIRED_ID, "ERP_AWS_SECRET_ID"),
     Row("ERP_AWS_REFRESH_SECONDS", "get_secret", NUMBERS),
     Row("ERP_AWS_EVENT_BUS", "aws rotate", ("a b", "https://example.com", SECRET), "event-bus"),
     Row("SECRETS_MANAGER_ENDPOINT", "rotation lambda", URLS),
@@ -319,14 +321,19 @@ ROWS = [
     Row("ERP_VAULT_FILE", "jwt rotate", PATHS, "vault file"),
     Row("ERP_ROTATION_LOG", "jwt rotate", PATHS, "rotation log"),
     # the secrets themselves, in their environment forms
-    Row("JWT_SECRETS", "issue", ("nan", "[]", "{}", '{"k1": 5}', "1e300", SECRET)),
+    Row("JWT_SECRETS", "issue", ("nan", "", "   ", "[]", "{}", '{"k1": 5}', "1e300", SECRET)),
     Row("JWT_SECRET_ID", "issue", ("nan", "", "   ", HUGE_INT, SECRET)),
     Row("FERNET_KEY", "encrypt", ("nan", "", "   ", "1e300", SECRET)),
     Row("FERNET_FALLBACK_KEYS", "decrypt", ("nan", "inf", SECRET)),
     # Fernet re-encryption (erp.fernet.reencrypt)
     Row("ERP_FERNET_MAX_BATCH_ROWS", "batch sizer", WHOLE),
     Row("ERP_FERNET_TARGET_BATCH_SECONDS", "batch sizer", NUMBERS),
-    Row("ERP_DATABASE_URL", "fernet verify", ("nan", "ftp://x.example/x", "mysql://h/db"), "--db"),
+    Row(
+        "ERP_DATABASE_URL",
+        "fernet verify",
+        ("nan", "   ", "ftp://x.example/x", "mysql://h/db"),
+        "--db",
+    ),
 ]
 XFAIL_ROWS = [
     pytest.param(
@@ -439,6 +446,13 @@ def _value(template: str, world: World, variable: str) -> str:
         return world.secret
     if template == CRED_URL:
         return f"https://erp:{world.secret}@example.com/x"
+    if template == LINK:
+        elsewhere = world.root / "elsewhere.json"
+        elsewhere.write_text("{}")
+        link = world.root / f"{variable.lower()}-link"
+        if not link.is_symlink():
+            link.symlink_to(elsewhere)
+        return str(link)
     if template in PATHS:
         target = world.root / f"{variable.lower()}-{template.strip('<>')}"
         if not target.exists():
@@ -547,3 +561,95 @@ def test_a_refused_setting_leaves_no_lock_file(
     before = sorted(p.name for p in tmp_path.rglob("*"))
     assert erp_cli("jwt", "rotate").code == 1
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "row",
+    [pytest.param(r, id=f"{r.variable}-{r.entry}") for r in ROWS if not {"", "   "} & set(r.bad)],
+)
+def test_a_blank_variable_is_unset(
+    row: Row, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Empty or blank, every variable behaves exactly as if it were not set at all."""
+    world = World(tmp_path, _secret_like())
+    monkeypatch.chdir(tmp_path)
+    _prepare(row, world, monkeypatch)
+
+    def outcome() -> object:
+        erp.secrets.reset()
+        if row.entry == AWS_STATUS and row.variable != "ERP_AWS_SECRET_ID":
+            from erp.aws.client import AwsSettings
+
+            return AwsSettings.from_env()  # what aws status builds its client from
+        try:
+            ran = _entry(row)()
+        except Exception as exc:  # the same exception class either way is the point
+            return type(exc)
+        return None if ran is None else ran.code
+
+    monkeypatch.delenv(row.variable, raising=False)
+    unset = outcome()
+    for blank in ("", "   "):
+        monkeypatch.setenv(row.variable, blank)
+        assert outcome() == unset, (row.variable, repr(blank))
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "needle"),
+    [
+        ("--endpoint-url", "ftp://example.com/x", "'ftp://'"),
+        ("--endpoint-url", CRED_URL, "user name or password"),
+        ("--endpoint-url", "nan", "no scheme"),
+        ("--region", "nan", "--region"),
+        ("--region", SECRET, "--region"),
+        ("--profile", SECRET, "AWS_PROFILE or --profile"),
+        ("--secret-id", SECRET, "--secret-id"),
+        ("--secret-id", "a b", "--secret-id"),
+    ],
+)
+def test_aws_flags_get_the_checks_of_their_variables(
+    erp_cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flag: str,
+    value: str,
+    needle: str,
+) -> None:
+    """`aws status --endpoint-url/--region/--profile/--secret-id`: one sentence, no secret."""
+    world = World(tmp_path, _secret_like())
+    _aws_env(monkeypatch)
+    value = _value(value, world, flag)
+    args = ["aws", "status", flag, value]
+    if flag != "--secret-id":
+        args += ["--secret-id", "erp/jwt-keys"]
+    ran = erp_cli(*args)
+    _one_clear_line(ran, needle)
+    _clean(ran.out + ran.err, world.secret)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "erp/jwt-keys",
+        "ProdJwtKeysForTheErpServiceBackend",
+        "erp-platform-production-jwt-keys-01",
+        "ERP_PRODUCTION_JWT_SIGNING_KEYS_EU_WEST_1",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:erp/jwt-keys-AbCdEf",
+    ],
+)
+def test_names_are_not_mistaken_for_secrets(value: str) -> None:
+    """Secret names in the usual shapes (paths, CamelCase, kebab, ARNs) are accepted as given."""
+    from erp.aws.client import check_secret_id
+
+    assert not looks_like_secret(value)
+    assert check_secret_id(f"  {value} ") == value
+
+
+def test_settings_of_the_right_shape_reach_aws_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regions of every partition and http(s) endpoints with a port are accepted unchanged."""
+    from erp.aws.client import AwsSettings
+
+    for region in ("us-east-1", "us-gov-west-1", "cn-northwest-1", "eu-central-2", "il-central-1"):
+        assert AwsSettings.from_env({"AWS_REGION": region}).region == region
+    for url in ("http://localstack:4566", "https://vpce-1.secretsmanager.us-east-1.vpce.example"):
+        assert AwsSettings.from_env({"ERP_AWS_ENDPOINT_URL": url}).endpoint_url == url

@@ -231,8 +231,8 @@ def _checked_settings(settings: AwsSettings) -> None:
         problem = url_problem(settings.endpoint_url)
         if problem is not None:
             raise AwsConfigError(
-                f"the Secrets Manager endpoint URL ({_ENDPOINT_SOURCES}) {problem} "
-                f"({described(settings.endpoint_url)}); give an https:// (or http://) URL"
+                f"the Secrets Manager endpoint URL {described(settings.endpoint_url)} (from "
+                f"{_ENDPOINT_SOURCES}) {problem}; give an https:// or http:// URL with a host"
             )
     if settings.region is not None and re.fullmatch(REGION_PATTERN, settings.region) is None:
         raise AwsConfigError(

@@ -151,10 +151,13 @@ class RotationHandler:
         settings = AwsSettings.from_env(env).with_overrides(
             endpoint_url=read_url("SECRETS_MANAGER_ENDPOINT", env=env)
         )
+        # every setting is read before the client is built: a bad one costs no boto3 start-up
+        policy = RotationPolicy.from_env(env)
+        require_enabled = read_bool("ERP_ROTATION_REQUIRE_ENABLED", True, env=env)
         return cls(
             secretsmanager_client(settings),
-            policy=RotationPolicy.from_env(env),
-            require_rotation_enabled=read_bool("ERP_ROTATION_REQUIRE_ENABLED", True, env=env),
+            policy=policy,
+            require_rotation_enabled=require_enabled,
             where=settings.where(),
         )
 
