@@ -4,21 +4,59 @@
 semantics (original timestamp kept) using compare-and-swap updates, checkpoints in the
 database itself and resumes after a kill; ``verify_and_record`` proves every value opens
 with the primary alone; ``retire`` removes old keys only on the same database state.
+
+The names below load on first use: a worker process imports only the hot path
+(:mod:`~erp.fernet.reencrypt.worker`), not the coordinator, verify and retire, so it starts
+working sooner.
 """
 
 from __future__ import annotations
 
-from erp.fernet.errors import DatabaseNotFound, DatabaseUnavailable, TargetNotFound, WrongKeys
-from erp.fernet.reencrypt.progress import PlainReporter, Reporter, SilentReporter, make_reporter
-from erp.fernet.reencrypt.retire import retire, verify_and_record
-from erp.fernet.reencrypt.runner import DEFAULT_BATCH_SIZE, ReencryptReport, reencrypt
-from erp.fernet.reencrypt.targets import (
-    DatabaseRef,
-    columns_from_config,
-    columns_from_metadata,
-    parse_column,
-)
-from erp.fernet.reencrypt.verify import VerificationReport, database_digest, verify_database
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from erp.fernet.errors import DatabaseNotFound, DatabaseUnavailable, TargetNotFound, WrongKeys
+    from erp.fernet.reencrypt.progress import (
+        PlainReporter,
+        Reporter,
+        SilentReporter,
+        make_reporter,
+    )
+    from erp.fernet.reencrypt.retire import retire, verify_and_record
+    from erp.fernet.reencrypt.runner import DEFAULT_BATCH_SIZE, ReencryptReport, reencrypt
+    from erp.fernet.reencrypt.targets import (
+        DatabaseRef,
+        columns_from_config,
+        columns_from_metadata,
+        parse_column,
+    )
+    from erp.fernet.reencrypt.verify import VerificationReport, database_digest, verify_database
+
+_HOMES = {
+    "DEFAULT_BATCH_SIZE": "erp.fernet.reencrypt.runner",
+    "DatabaseNotFound": "erp.fernet.errors",
+    "DatabaseRef": "erp.fernet.reencrypt.targets",
+    "DatabaseUnavailable": "erp.fernet.errors",
+    "PlainReporter": "erp.fernet.reencrypt.progress",
+    "ReencryptReport": "erp.fernet.reencrypt.runner",
+    "Reporter": "erp.fernet.reencrypt.progress",
+    "SilentReporter": "erp.fernet.reencrypt.progress",
+    "TargetNotFound": "erp.fernet.errors",
+    "VerificationReport": "erp.fernet.reencrypt.verify",
+    "WrongKeys": "erp.fernet.errors",
+    "columns_from_config": "erp.fernet.reencrypt.targets",
+    "columns_from_metadata": "erp.fernet.reencrypt.targets",
+    "database_digest": "erp.fernet.reencrypt.verify",
+    "make_reporter": "erp.fernet.reencrypt.progress",
+    "parse_column": "erp.fernet.reencrypt.targets",
+    "reencrypt": "erp.fernet.reencrypt.runner",
+    "retire": "erp.fernet.reencrypt.retire",
+    "verify_and_record": "erp.fernet.reencrypt.retire",
+    "verify_database": "erp.fernet.reencrypt.verify",
+}
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -42,3 +80,28 @@ __all__ = [
     "verify_and_record",
     "verify_database",
 ]
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Importing the submodule ``retire`` binds it here by name, over the function of the
+        # same name; keep the function, as an eager ``from .retire import retire`` would.
+        if isinstance(value, types.ModuleType) and _HOMES.get(name) == value.__name__:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

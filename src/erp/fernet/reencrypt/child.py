@@ -1,5 +1,6 @@
 """How a coordinator talks to its worker processes (``python -m erp.fernet.reencrypt.process``):
-the spec goes as JSON on the worker's standard input, one JSON line per chunk comes back.
+each job's spec goes as one JSON line on the worker's standard input, one JSON line per
+chunk comes back, then ``{"done": true}`` (or ``{"error": ...}``) when the job is over.
 
 Plain subprocesses rather than ``multiprocessing``: nothing depends on the caller's
 ``__main__`` being importable, the keys travel through a pipe (never argv or the
@@ -19,8 +20,8 @@ __all__ = ["decode_spec", "encode_result", "encode_spec"]
 
 
 def encode_spec(spec: WorkerSpec) -> bytes:
-    """The spec as JSON (it holds the keys: write it only to the worker's stdin)."""
-    return json.dumps(asdict(spec)).encode()
+    """The spec as one JSON line (it holds the keys: write it only to the worker's stdin)."""
+    return json.dumps(asdict(spec)).encode() + b"\n"
 
 
 def decode_spec(data: bytes) -> WorkerSpec:

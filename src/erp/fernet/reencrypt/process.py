@@ -1,4 +1,9 @@
-"""A worker process, started by the coordinator; see :mod:`erp.fernet.reencrypt.child`."""
+"""A worker process, started by the coordinator; see :mod:`erp.fernet.reencrypt.child`.
+
+It is started before the coordinator's set-up checks (so that its imports overlap them) and
+then runs one job per spec line until its standard input ends; an input that ends before
+any spec (the set-up failed) is a quiet exit.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,6 @@ __all__ = ["main"]
 
 
 def main() -> int:
-    spec = decode_spec(sys.stdin.buffer.read())
     out = sys.stdout
 
     def progress(result: ChunkResult) -> None:
@@ -22,7 +26,12 @@ def main() -> int:
         out.flush()
 
     try:
-        run_worker(spec, progress)
+        for line in sys.stdin.buffer:
+            if not line.strip():
+                continue
+            run_worker(decode_spec(line), progress)
+            out.write(json.dumps({"done": True}) + "\n")
+            out.flush()
     except BrokenPipeError:
         return 1  # the coordinator is gone
     except Exception as exc:
@@ -30,8 +39,6 @@ def main() -> int:
         out.write(json.dumps(message) + "\n")
         out.flush()
         return 1
-    out.write(json.dumps({"done": True}) + "\n")
-    out.flush()
     return 0
 
 

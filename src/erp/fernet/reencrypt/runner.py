@@ -148,61 +148,99 @@ def preflight(db: DatabaseRef, targets: Sequence[Target], ring: FernetKeyRing) -
         conn.close()
 
 
-def _run_processes(specs: list[WorkerSpec], reporter: Reporter, column: str) -> ChunkResult:
-    procs = []
-    for spec in specs:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "erp.fernet.reencrypt.process"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(encode_spec(spec))
-        proc.stdin.close()
-        procs.append(proc)
-    total = ChunkResult()
-    errors: list[str] = []
-    selector = selectors.DefaultSelector()
-    pending: dict[int, bytes] = {}
-    for spec, proc in zip(specs, procs, strict=True):
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        pending[fd] = b""
-        selector.register(fd, selectors.EVENT_READ, spec.worker)
-    try:
-        while pending:
-            for key, _ in selector.select():
-                fd = int(key.fd)
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    selector.unregister(fd)
-                    del pending[fd]
+class _WorkerPool:
+    """Worker processes for a multi-worker run, started before the set-up checks.
+
+    A fresh interpreter needs a few hundred milliseconds to import the crypto and database
+    code; started first, the workers do that while the coordinator checks the keys, the
+    database and the columns and plans the pass, instead of after. Each worker then runs
+    one job per spec (every column, every settle round) without starting again.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._pending: dict[int, bytes] = {}
+        try:
+            for _ in range(count):
+                self.procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "erp.fernet.reencrypt.process"],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                    )
+                )
+        except BaseException:
+            self.close(stop=True)
+            raise
+
+    def run(self, specs: list[WorkerSpec], reporter: Reporter, column: str) -> ChunkResult:
+        """Give each worker its spec and collect progress until every one says it is done."""
+        total = ChunkResult()
+        errors: list[str] = []
+        selector = selectors.DefaultSelector()
+        running: dict[int, str] = {}
+        try:
+            for spec, proc in zip(specs, self.procs, strict=True):
+                assert proc.stdin is not None
+                assert proc.stdout is not None
+                try:
+                    proc.stdin.write(encode_spec(spec))
+                    proc.stdin.flush()
+                except BrokenPipeError:
+                    errors.append(f"{spec.worker}: the worker process exited")
                     continue
-                *lines, pending[fd] = (pending[fd] + chunk).split(b"\n")
-                for line in lines:
-                    message = json.loads(line)
-                    if "error" in message:
-                        errors.append(f"{key.data}: {message['error']}")
-                    elif "rows" in message:
-                        result = ChunkResult(**message)
-                        total.add(result)
-                        reporter.advance(result.rows)
-                        for pk in result.unreadable:
-                            reporter.warn(
-                                f"unreadable: {column} pk={pk}: no configured key opens it"
-                            )
-    finally:
-        selector.close()
-        for proc in procs:
-            if errors:
-                proc.terminate()
+                fd = proc.stdout.fileno()
+                self._pending.setdefault(fd, b"")
+                running[fd] = spec.worker
+                selector.register(fd, selectors.EVENT_READ, spec.worker)
+            while running and not errors:
+                for key, _ in selector.select():
+                    fd = int(key.fd)
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        errors.append(f"{key.data}: the worker process exited")
+                        selector.unregister(fd)
+                        del running[fd]
+                        continue
+                    *lines, self._pending[fd] = (self._pending[fd] + chunk).split(b"\n")
+                    for line in lines:
+                        message = json.loads(line)
+                        if "error" in message:
+                            errors.append(f"{key.data}: {message['error']}")
+                        elif message.get("done"):
+                            selector.unregister(fd)
+                            del running[fd]
+                        elif "rows" in message:
+                            result = ChunkResult(**message)
+                            total.add(result)
+                            reporter.advance(result.rows)
+                            for pk in result.unreadable:
+                                reporter.warn(
+                                    f"unreadable: {column} pk={pk}: no configured key opens it"
+                                )
+        finally:
+            selector.close()
+        if errors:
+            self.close(stop=True)
+            raise WorkerFailed(
+                f"re-encryption of {column} failed: {'; '.join(errors)}; rerun to resume"
+            )
+        return total
+
+    def close(self, *, stop: bool = False) -> None:
+        """End the workers: an idle worker exits when its input ends; ``stop`` ends them now."""
+        for proc in self.procs:
+            with contextlib.suppress(OSError):
+                if proc.stdin is not None:
+                    proc.stdin.close()
+            if stop:
+                with contextlib.suppress(OSError):
+                    proc.terminate()
+        for proc in self.procs:
             proc.wait()
             if proc.stdout is not None:
                 proc.stdout.close()
-    if errors or any(p.returncode != 0 for p in procs):
-        detail = "; ".join(errors) or "a worker process exited abnormally"
-        raise WorkerFailed(f"re-encryption of {column} failed: {detail}; rerun to resume")
-    return total
+        self.procs = []
 
 
 def _run_job(
@@ -215,6 +253,7 @@ def _run_job(
     reporter: Reporter,
     before_write: BeforeWrite | None,
     clock: Clock,
+    pool: _WorkerPool | None,
 ) -> ChunkResult:
     keys = tuple(k.key for k in ring.keys)
     column = job.target.name
@@ -225,7 +264,7 @@ def _run_job(
         for pk in result.unreadable:
             reporter.warn(f"unreadable: {column} pk={pk}: no configured key opens it")
 
-    if workers == 1:
+    if pool is None:
         spec = WorkerSpec(db, job, keys, f"{me}:w1", None, pipeline)
         return run_worker(spec, progress, before_write=before_write, clock=clock)
     sqlite = backend.kind == "sqlite"
@@ -241,7 +280,7 @@ def _run_job(
         )
         for i in range(workers)
     ]
-    return _run_processes(specs, reporter, column)
+    return pool.run(specs, reporter, column)
 
 
 def _run_target(
@@ -255,6 +294,7 @@ def _run_target(
     reporter: Reporter,
     before_write: BeforeWrite | None,
     clock: Clock,
+    pool: _WorkerPool | None,
 ) -> ColumnRun:
     """Plan or resume the pass over one column and drive it to the end."""
     job = backend.plan(target, ring.primary.fingerprint, batch, clock())
@@ -265,7 +305,7 @@ def _run_target(
     reporter.begin(target.name, job.planned_rows, max(job.planned_rows - job.pending_rows, 0), note)
     try:
         this_run = _run_job(
-            db, backend, job, ring, workers, pipeline, reporter, before_write, clock
+            db, backend, job, ring, workers, pipeline, reporter, before_write, clock, pool
         )
         # Ranges another machine held may come back (it died): finish them here, so every
         # coordinator returns only when the whole pass is done.
@@ -273,7 +313,9 @@ def _run_target(
             if not backend.settle(job):
                 break
             this_run.add(
-                _run_job(db, backend, job, ring, workers, pipeline, reporter, before_write, clock)
+                _run_job(
+                    db, backend, job, ring, workers, pipeline, reporter, before_write, clock, pool
+                )
             )
     finally:
         reporter.end()
@@ -304,15 +346,55 @@ def reencrypt(
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
-    db = DatabaseRef.of(db)
-    reporter = reporter or SilentReporter()
+    ref = DatabaseRef.of(db)
+    batch = batch_size or DEFAULT_BATCH_SIZE[ref.kind]
+    if batch < 1:
+        raise ValueError("batch_size must be at least 1")
+    pool = _WorkerPool(workers) if workers > 1 else None
+    try:
+        return _reencrypt(
+            ref,
+            columns,
+            ring,
+            workers,
+            batch,
+            pipeline,
+            reporter or SilentReporter(),
+            vault,
+            log,
+            clock,
+            actor,
+            before_write,
+            pool,
+        )
+    except BaseException:
+        if pool is not None:
+            pool.close(stop=True)  # do not wait for workers to finish a job nobody awaits
+        raise
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _reencrypt(
+    db: DatabaseRef,
+    columns: Sequence[tuple[str, str]],
+    ring: FernetKeyRing,
+    workers: int,
+    batch: int,
+    pipeline: bool | None,
+    reporter: Reporter,
+    vault: VaultFile | None,
+    log: AuditLog | None,
+    clock: Clock,
+    actor: str | None,
+    before_write: BeforeWrite | None,
+    pool: _WorkerPool | None,
+) -> ReencryptReport:
     targets = resolve_targets(db, columns)
     backend = backend_for(db)
     with driver_errors(db, "sampling stored values"):
         preflight(db, targets, ring)
-    batch = batch_size or DEFAULT_BATCH_SIZE[db.kind]
-    if batch < 1:
-        raise ValueError("batch_size must be at least 1")
     use_pipeline = (db.kind == "postgresql") if pipeline is None else pipeline
     report = ReencryptReport(db.display, ring.primary.fingerprint, workers)
     event = {
@@ -341,6 +423,7 @@ def reencrypt(
                         reporter,
                         before_write,
                         clock,
+                        pool,
                     )
                 )
     except BaseException as exc:
