@@ -48,10 +48,12 @@ _SAFE_CHARS = frozenset("0123456789.+-eEinfatyINFATYsmhd_ ")
 
 
 def shown(value: str) -> str:
-    """How a setting's value may appear in a message: itself if short and plain, else its size."""
+    """How a setting's value may appear in a message: itself if short and plain (``'nan'``),
+    else only its length and fingerprint (it could be a secret pasted into the wrong variable).
+    """
     if len(value) <= _MAX_SHOWN and set(value) <= _SAFE_CHARS | set("abcdefghijklmnopqrstuvwxyz"):
         return repr(value)
-    return f"(a {len(value)}-character value, not shown)"
+    return fingerprinted(value)
 
 
 def _env(env: Env | None) -> Env:
@@ -239,15 +241,14 @@ def looks_like_secret(value: str) -> bool:
 
 def fingerprinted(value: str) -> str:
     """How a value that could be a secret appears in a message: its length and fingerprint."""
-    from erp.fingerprint import fingerprint  # hashlib only when a message needs it
+    from erp.fingerprint import fingerprint
 
     return f"(a {len(value)}-character value {fingerprint(value)}, not shown)"
 
 
 def described(value: str) -> str:
     """A value in a message: itself if short and plain (``'nan'``), else only its fingerprint."""
-    text = shown(value)
-    return text if text.startswith("'") else fingerprinted(value)
+    return shown(value)
 
 
 def read_pattern(

@@ -159,7 +159,11 @@ class SecretResolver:
         else:
             paths = list(vault_path)
         sources: list[SecretSource] = [EnvSource(environ), *(VaultSource(p) for p in paths)]
-        secret_id = aws_secret_id if aws_secret_id is not None else env.get("ERP_AWS_SECRET_ID")
+        secret_id = (
+            aws_secret_id
+            if aws_secret_id is not None
+            else _settings.read_text("ERP_AWS_SECRET_ID", env=env)  # blank: unset
+        )
         if secret_id:
             from erp.aws.source import AwsSecretSource  # boto3 only when AWS is configured
 

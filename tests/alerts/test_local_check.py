@@ -270,3 +270,19 @@ def test_log_missing_its_last_entry_is_a_warning_the_next_rotation_repairs(
     log.path.write_text("\n".join(lines[:-1]) + "\n")
     config = CheckConfig(vault_paths=(vault.path,), local=OPTIONS, log_path=log.path)
     assert conditions(run_check(config, clock=clock)) == [("rotation_log_broken", "warning")]
+
+
+def test_vault_path_that_is_a_folder_or_fifo_is_named_without_a_chmod_hint(
+    clock: FrozenClock, tmp_path: Path
+) -> None:
+    """A folder or FIFO at the vault path is one check_failed finding saying what it is."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, kind in ((folder, "a folder"), (fifo, "a FIFO")):
+        report = run_check(CheckConfig(vault_paths=(path,), local=OPTIONS), clock=clock)
+        assert conditions(report) == [("check_failed", "error")]
+        summary = report.findings[0].summary
+        assert kind in summary
+        assert "chmod" not in summary

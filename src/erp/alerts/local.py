@@ -324,6 +324,11 @@ def check_vault_file(
         return Report(now)
     except OSError as exc:
         return _failed(path, now, f"cannot stat {path}: {exc.strerror}")
+    if not stat.S_ISREG(st.st_mode):  # a folder or FIFO: its mode bits say nothing useful
+        try:
+            VaultFile(path).read()  # names the kind of file in one sentence
+        except ErpError as exc:
+            return _failed(path, now, str(exc))
     report = check_vault_mode(path, st.st_mode, now, secret_mount=_is_secret_mount(path))
     try:
         doc = VaultFile(path).read()

@@ -337,6 +337,21 @@ class AuditLog:
         except OSError as exc:
             raise LogWriteError(self._file, describe_os_error(exc), committed=committed) from None
 
+    def check_file(self) -> None:
+        """Raise :class:`LogWriteError` if something other than a regular file is at the path.
+
+        A cheap look before the vault lock is taken (nothing there yet: fine);
+        :meth:`check_writable`, under the lock, is the authoritative check.
+        """
+        try:
+            st = os.lstat(self._file)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            raise LogWriteError(self._file, _problem(exc)) from None
+        if not stat.S_ISREG(st.st_mode):
+            self.check_writable()  # raises, naming the kind (a folder, a link, a FIFO)
+
     def check_writable(self) -> None:
         """Raise :class:`LogWriteError` now, changing nothing, if an append would be refused."""
         if os.path.lexists(self._file):

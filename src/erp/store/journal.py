@@ -13,7 +13,7 @@ from datetime import datetime
 
 from erp._record import Record
 from erp.clock import Clock, system_clock
-from erp.store.audit import AuditLog, make_entry
+from erp.store.audit import AuditLog, default_actor, make_entry
 from erp.store.vault import META_KEY, VaultFile
 
 TYPE_CHECKING = False  # no typing import at run time: the rotation script's start-up path
@@ -56,6 +56,11 @@ def record_change(
     """Run ``change`` on the locked vault document and record it (see module docstring)."""
     vault = vault or VaultFile()
     log = log or AuditLog()
+    # Refuse a bad setting or file before taking the lock, whose file would stay behind;
+    # the same checks run again under the lock, where they are authoritative.
+    actor = default_actor() if actor is None else actor
+    vault.check_file()
+    log.check_file()
     with vault.locked():
         doc = vault.read()
         meta = doc.get(META_KEY) or {}

@@ -162,6 +162,21 @@ class VaultFile:
             raise VaultCorrupt(self._file, describe_os_error(exc)) from None
         return True
 
+    def check_file(self) -> None:
+        """Raise :class:`VaultCorrupt` if something other than a regular file is at the path.
+
+        A cheap look before the lock is taken (nothing exists yet: fine); :meth:`read` is
+        the authoritative check.
+        """
+        try:
+            st = os.stat(self._file)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            raise VaultCorrupt(self._file, describe_os_error(exc)) from None
+        if not stat.S_ISREG(st.st_mode):
+            self.read()  # raises with the precise phrase (a folder, a FIFO, a device)
+
     def read(self) -> dict[str, Any]:
         """The parsed file, or ``{}`` when it does not exist. Raises :class:`VaultCorrupt`."""
         try:
