@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import json
+import os
+import pwd
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,11 +16,19 @@ from typing import Any
 
 import pytest
 
+from erp._io import DEFAULT_MAX_READ_BYTES
 from erp.clock import FrozenClock
-from erp.errors import AuditChainBroken, LogWriteError
+from erp.errors import AuditChainBroken, FileReadError, LogWriteError, SettingError
 from erp.jwt.keyring import RotationPolicy
 from erp.jwt.rotation import prune_keys, rotate_key
-from erp.store.audit import GENESIS, AuditLog, default_actor, make_entry
+from erp.store.audit import (
+    GENESIS,
+    MAX_LOG_BYTES,
+    AuditLog,
+    default_actor,
+    default_log_path,
+    make_entry,
+)
 from erp.store.journal import record_change, repair_log
 from erp.store.vault import META_KEY, VaultFile
 
@@ -445,3 +457,359 @@ def test_log_append_failing_after_the_vault_commit_says_so_and_is_completed_late
     _rotations(vault, log, clock, 1)
     assert log.verify(_head(vault)).ok
     assert [e["seq"] for e in log.entries()] == list(range(1, seq + 3))
+
+
+# -- pins found by mutation testing: paths, messages, boundaries, descriptors ----------------
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_default_log_path_is_the_setting_else_logs_jwt_rotation_log(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """AuditLog() uses $ERP_ROTATION_LOG, else logs/jwt_rotation.log; repr shows the path."""
+    monkeypatch.setenv("ERP_ROTATION_LOG", str(tmp_path / "ops.log"))
+    assert AuditLog().path == tmp_path / "ops.log"
+    monkeypatch.delenv("ERP_ROTATION_LOG")
+    assert default_log_path() == Path("logs/jwt_rotation.log")
+    assert AuditLog().path == Path("logs/jwt_rotation.log")
+    assert repr(AuditLog(tmp_path / "x.log")) == f"AuditLog({str(tmp_path / 'x.log')!r})"
+
+
+def test_erp_actor_up_to_128_printable_characters_is_used_else_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ERP_ACTOR of 128 printable characters is the actor; 129, or a control character, is not."""
+    monkeypatch.setenv("ERP_ACTOR", "a" * 128)
+    assert default_actor() == "a" * 128
+    for bad, shown in (("a" * 129, "129-character value"), ("op\x07s", None)):
+        monkeypatch.setenv("ERP_ACTOR", bad)
+        with pytest.raises(SettingError) as caught:
+            default_actor()
+        assert caught.value.variable == "ERP_ACTOR"
+        text = str(caught.value)
+        assert text.startswith("environment variable ERP_ACTOR is ")
+        assert text.endswith(
+            ", which is not a printable name of at most 128 characters; "
+            "set it to the operator's name"
+        )
+        if shown is not None:
+            assert shown in text
+
+
+def test_default_actor_without_erp_actor_is_the_login_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset ERP_ACTOR: LOGNAME, USER, LNAME, USERNAME in that order (empty skipped), else the
+    account name of the process's uid."""
+    monkeypatch.delenv("ERP_ACTOR", raising=False)
+    names = ("LOGNAME", "USER", "LNAME", "USERNAME")
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    assert default_actor() == pwd.getpwuid(os.getuid()).pw_name
+    for name in reversed(names):
+        monkeypatch.setenv(name, f"from-{name.lower()}")
+        assert default_actor() == f"from-{name.lower()}"
+    monkeypatch.setenv("LOGNAME", "")
+    assert default_actor() == "from-user"
+
+
+def test_entry_hash_is_sha256_of_the_sorted_compact_ascii_json_without_the_hash(
+    clock: FrozenClock,
+) -> None:
+    """The hash covers the entry as sorted, compact, ASCII-escaped JSON (a known answer)."""
+    entry = make_entry(
+        {"event": "jwt.rotate", "note": "café"},
+        prev_hash=GENESIS,
+        seq=1,
+        now=clock(),
+        actor="ops",
+        host="h",
+    )
+    canonical = (
+        '{"actor":"ops","event":"jwt.rotate","host":"h","note":"caf\\u00e9",'
+        f'"prev":"{GENESIS}","seq":1,"time":"2026-11-25T12:00:00.000000Z"}}'
+    )
+    assert entry["hash"] == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_appended_line_is_the_canonical_json_of_the_entry(
+    log: AuditLog, clock: FrozenClock
+) -> None:
+    """Each log line is the entry as sorted, compact, ASCII-only JSON and one newline."""
+    entry = make_entry(
+        {"event": "x", "who": "José"}, prev_hash=GENESIS, seq=1, now=clock(), actor="ops", host="h"
+    )
+    log.append(entry)
+    line = log.path.read_bytes()
+    assert line == json.dumps(entry, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    assert b"Jos\\u00e9" in line
+
+
+def test_log_in_a_missing_nested_folder_is_created(tmp_path: Path, clock: FrozenClock) -> None:
+    """Appending creates every missing folder above the log."""
+    log = AuditLog(tmp_path / "a" / "b" / "c" / "rotation.log")
+    log.append(make_entry({"event": "x"}, prev_hash=GENESIS, seq=1, now=clock(), actor="o"))
+    assert log.verify().entries == 1
+
+
+def test_append_failure_says_the_vault_change_is_committed(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """append() refusing (a folder, a file in the path) names the log, the cause, and that the
+    vault already holds the change."""
+    entry = make_entry({"event": "x"}, prev_hash=GENESIS, seq=1, now=clock(), actor="o")
+    folder_log = AuditLog(tmp_path / "folder.log")
+    folder_log.path.mkdir()
+    (tmp_path / "file").write_text("")
+    under_file = AuditLog(tmp_path / "file" / "rotation.log")
+    for log, problem in (
+        (folder_log, "it is a folder, not a file"),
+        (under_file, os.strerror(errno.EEXIST)),
+    ):
+        with pytest.raises(LogWriteError) as caught:
+            log.append(entry)
+        assert caught.value.committed is True
+        assert caught.value.path == log.path
+        assert caught.value.problem == problem
+        assert str(caught.value).startswith(f"could not write rotation log {log.path}: {problem}.")
+        assert "The change is committed in the vault file" in str(caught.value)
+
+
+def test_last_entry_of_a_missing_empty_or_whole_log(log: AuditLog, clock: FrozenClock) -> None:
+    """No log or an empty one: (None, 0); a whole log: its last entry and 0 torn bytes."""
+    assert log.last_entry() == (None, 0)
+    log.path.parent.mkdir(parents=True)
+    log.path.write_bytes(b"")
+    assert log.last_entry() == (None, 0)
+    assert log.next_position() == (1, GENESIS)
+    entry = make_entry({"event": "x"}, prev_hash=GENESIS, seq=1, now=clock(), actor="o")
+    log.append(entry)
+    assert log.last_entry() == (entry, 0)
+    assert log.next_position() == (2, entry["hash"])
+
+
+def test_last_entry_counts_the_torn_bytes_after_the_last_line(
+    log: AuditLog, clock: FrozenClock
+) -> None:
+    """A torn tail is counted exactly, also when it is the only line of the log."""
+    log.path.parent.mkdir(parents=True)
+    log.path.write_bytes(b'{"seq": 1')
+    assert log.last_entry() == (None, 9)
+    entry = make_entry({"event": "x"}, prev_hash=GENESIS, seq=1, now=clock(), actor="o")
+    log.path.write_bytes(b"")
+    log.append(entry)
+    with log.path.open("ab") as fh:
+        fh.write(b'{"seq": 2, "ti')
+    assert log.last_entry() == (entry, 14)
+
+
+def test_last_entry_of_a_log_bigger_than_the_tail_window(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """Only the end of a long log is read for the next position, and it is the right end."""
+    _rotations(vault, log, clock, 2)
+    lines = _lines(log)
+    padding = json.dumps({"pad": "x" * 70_000}).encode() + b"\n"
+    _set_lines(log, [padding, *lines])
+    last, torn = log.last_entry()
+    assert (last, torn) == (json.loads(lines[-1]), 0)
+
+
+@pytest.mark.parametrize(
+    ("last_line", "problem"),
+    [
+        (b"not json\n", "the last line is not valid JSON"),
+        (b"[1]\n", "the last line is not a log entry"),
+        (b'{"seq": 1}\n', "the last line is not a log entry"),
+        (b'{"hash": "00"}\n', "the last line is not a log entry"),
+    ],
+)
+def test_last_line_that_is_not_an_entry_stops_the_next_write(
+    log: AuditLog, last_line: bytes, problem: str
+) -> None:
+    """A last line that is not JSON, or lacks seq or hash, is AuditChainBroken naming the log."""
+    log.path.parent.mkdir(parents=True)
+    log.path.write_bytes(last_line)
+    with pytest.raises(AuditChainBroken) as caught:
+        log.next_position()
+    assert caught.value.path == log.path
+    assert caught.value.problems == [problem]
+
+
+def test_log_that_is_a_link_or_a_folder_is_refused_by_every_reader(
+    log: AuditLog, tmp_path: Path
+) -> None:
+    """The tail reader, the full reader and the writability check refuse a symlink and a folder
+    in the log's place, naming the log, and leave no descriptor open."""
+    target = tmp_path / "elsewhere.log"
+    target.write_bytes(b"")
+    log.path.parent.mkdir(parents=True)
+    log.path.symlink_to(target)
+    before = _open_descriptors()
+    link = "it is a symbolic link, which is refused"
+    with pytest.raises(FileReadError) as caught:
+        log.last_entry()
+    assert str(caught.value).startswith(f"cannot read rotation log {log.path}: {link}.")
+    with pytest.raises(FileReadError) as caught:
+        log.verify()
+    assert str(caught.value).startswith(f"cannot read rotation log {log.path}: {link}.")
+    with pytest.raises(LogWriteError) as refused:
+        log.check_writable()
+    assert refused.value.problem == link
+    assert refused.value.committed is False
+    log.path.unlink()
+    log.path.mkdir()
+    with pytest.raises(FileReadError) as caught:
+        log.last_entry()
+    assert str(caught.value).startswith(
+        f"cannot read rotation log {log.path}: it is not a regular file."
+    )
+    with pytest.raises(FileReadError, match=r"cannot read rotation log .*folder"):
+        log.verify()
+    assert _open_descriptors() == before
+
+
+def test_log_over_the_generic_read_cap_is_read_and_one_over_its_own_cap_refused(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """A log past 16 MiB (the cap for other files) is still checked; MAX_LOG_BYTES + 1 is not."""
+    _rotations(vault, log, clock, 2)
+    with log.path.open("ab") as fh:
+        fh.truncate(DEFAULT_MAX_READ_BYTES + 1)  # sparse: zeros, no newline
+    report = log.verify()
+    assert report.entries == 2
+    assert report.problems == [
+        "line 3: incomplete entry (a write was interrupted); the next rotation removes it"
+    ]
+    with log.path.open("ab") as fh:
+        fh.truncate(MAX_LOG_BYTES + 1)
+    with pytest.raises(FileReadError, match=f"over the {MAX_LOG_BYTES}-byte limit"):
+        log.verify()
+
+
+def test_entries_skips_unreadable_lines_and_keeps_reading(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """entries() lists every entry around a garbled or non-object line."""
+    _rotations(vault, log, clock, 3)
+    lines = _lines(log)
+    _set_lines(log, [lines[0], b"garbage\n", b"[1]\n", *lines[1:]])
+    assert [e["seq"] for e in log.entries()] == [1, 2, 3]
+
+
+def test_line_that_is_json_but_not_an_object_is_named_and_the_chain_goes_on(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """A JSON line that is not an object is one problem; the entries around it still chain."""
+    _rotations(vault, log, clock, 3)
+    lines = _lines(log)
+    _set_lines(log, [lines[0], b"[1]\n", *lines[1:]])
+    report = log.verify(_head(vault))
+    assert report.path == log.path
+    assert report.problems == ["line 2: not a log entry"]
+    assert (report.entries, report.last_seq) == (3, 3)
+
+
+def test_edited_sequence_number_is_named_once_and_the_next_line_still_checks(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """A seq edited to text is 'content was edited' plus the seq it should be; nothing more."""
+    _rotations(vault, log, clock, 3)
+    lines = _lines(log)
+    for index in (0, 2):
+        edited = list(lines)
+        entry = json.loads(edited[index])
+        entry["seq"] = "x"
+        edited[index] = json.dumps(entry).encode() + b"\n"
+        _set_lines(log, edited)
+        report = log.verify(_head(vault))
+        assert report.problems == [
+            f"line {index + 1} (entry x): content was edited",
+            f"line {index + 1}: sequence number x where {index + 1} was expected",
+        ]
+        assert report.last_seq == (3 if index == 0 else 2)
+
+
+def test_garbled_line_then_edited_seq_counts_lines_from_the_garbled_one(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """After a garbled line, an entry with a text seq still advances the expected number by one."""
+    _rotations(vault, log, clock, 3)
+    lines = _lines(log)
+    entry = json.loads(lines[1])
+    entry["seq"] = "x"
+    _set_lines(log, [b"garbage\n", json.dumps(entry).encode() + b"\n", lines[2]])
+    assert log.verify(_head(vault)).problems == [
+        "line 1: not valid JSON (edited or corrupted)",
+        "line 2 (entry x): content was edited",
+    ]
+
+
+def test_vault_head_that_skips_ahead_is_not_a_repairable_interruption(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """A head whose entry chains to the log but whose seq skips ahead is 'cut from the end'."""
+    _rotations(vault, log, clock, 2)
+    last = json.loads(_lines(log)[-1])
+    head = {"seq": 5, "hash": "f" * 64, "entry": {"seq": 5, "prev": last["hash"]}}
+    report = log.verify(head)
+    assert report.repairable == 0
+    assert report.incomplete is None
+    assert report.problems == [
+        "the log ends at entry 2 but the vault records entry 5: lines were cut from the end"
+    ]
+    with pytest.raises(AuditChainBroken):
+        log.reconcile(head)
+
+
+def test_reconcile_without_a_head_drops_only_the_torn_tail(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """With no head in the vault, reconcile cuts a torn tail and keeps every entry before it."""
+    _rotations(vault, log, clock, 2)
+    whole = log.path.read_bytes()
+    log.path.write_bytes(whole + b'{"seq": 3, "ti')
+    log.reconcile(None)
+    assert log.path.read_bytes() == whole
+
+
+def test_reconcile_completes_the_head_entry_over_its_torn_start(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """A log ending in the torn start of the vault's head entry ends in that whole entry after."""
+    _rotations(vault, log, clock, 3)
+    whole = log.path.read_bytes()
+    lines = _lines(log)
+    _set_lines(log, [*lines[:-1], lines[-1][:40]])
+    log.reconcile(_head(vault))
+    assert log.path.read_bytes() == whole
+
+
+def test_first_entry_missing_from_a_log_that_never_got_it_is_appended(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """The vault holds entry 1 but the log was never written: repair writes exactly that entry."""
+    _rotations(vault, log, clock, 1)
+    whole = log.path.read_bytes()
+    log.path.unlink()
+    repair_log(vault, log)
+    assert log.path.read_bytes() == whole
+
+
+@pytest.mark.parametrize("entry", [None, {}, {"prev": "0" * 63}])
+def test_reconcile_refuses_a_head_without_hash_that_does_not_chain(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock, entry: dict[str, Any] | None
+) -> None:
+    """A hand-edited head (no hash, an entry that does not chain) is refused, nothing appended."""
+    _rotations(vault, log, clock, 2)
+    before = log.path.read_bytes()
+    head_hash = None
+    with pytest.raises(AuditChainBroken) as caught:
+        log.reconcile({"seq": 5, "hash": head_hash, "entry": entry})
+    assert caught.value.path == log.path
+    assert caught.value.problems == [
+        "the log ends at entry 2, but the vault's last recorded entry is 5 (hash None…): "
+        "entries were removed"
+    ]
+    assert log.path.read_bytes() == before

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,14 @@ import pytest
 
 from erp.errors import ConcurrentChange, VaultCorrupt, VaultWriteError
 from erp.jwt.keyring import generate_secret
-from erp.store.vault import META_KEY, VaultFile, VaultReader
+from erp.store import vault as vault_module
+from erp.store.vault import (
+    META_KEY,
+    VaultFile,
+    VaultReader,
+    default_vault_path,
+    register_entry_check,
+)
 
 ReadOnly = Callable[[Path], contextlib.AbstractContextManager[None]]  # conftest fixture
 SmallDisk = Callable[[Path], contextlib.AbstractContextManager[Path]]  # conftest fixture
@@ -273,3 +281,232 @@ def test_repr_names_the_path_only(vault: VaultFile) -> None:
     for shown in (repr(vault), repr(reader)):
         assert str(vault.path) in shown
         assert doc["JWT_SECRETS"]["k1"] not in shown
+
+
+# -- pins found by mutation testing: defaults, the written form, the reader's clock ----------
+
+
+def test_default_vault_path_is_the_setting_else_jwt_secrets_json(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """VaultFile() uses $ERP_VAULT_FILE, else jwt_secrets.json; its lock is a .lock sibling."""
+    monkeypatch.setenv("ERP_VAULT_FILE", str(tmp_path / "keys.json"))
+    assert VaultFile().path == tmp_path / "keys.json"
+    monkeypatch.delenv("ERP_VAULT_FILE")
+    assert default_vault_path() == Path("jwt_secrets.json")
+    assert VaultFile().lock_path == Path("jwt_secrets.json.lock")
+    assert VaultFile().lock_timeout_seconds == 60.0
+
+
+def test_registered_entry_check_refuses_reads_and_writes_and_runs_once(
+    vault: VaultFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feature's shape check, registered (twice), runs once per read and write; its phrase
+    is the VaultCorrupt problem, naming the file."""
+    monkeypatch.setattr(vault_module, "_checks", list(vault_module._checks))
+    calls: list[int] = []
+
+    def no_colour(doc: Mapping[str, Any]) -> str | None:
+        calls.append(1)
+        return "colour must not be set" if "colour" in doc else None
+
+    register_entry_check(no_colour)
+    register_entry_check(no_colour)
+    _write(vault, _doc())
+    assert len(calls) == 1
+    vault.read()
+    assert len(calls) == 2
+    with pytest.raises(VaultCorrupt) as caught:
+        _write(vault, {**_doc(), "colour": "red"})
+    assert (caught.value.path, caught.value.problem) == (vault.path, "colour must not be set")
+    vault.path.write_text(json.dumps({"colour": "red"}))
+    with pytest.raises(VaultCorrupt) as caught:
+        vault.read()
+    assert (caught.value.path, caught.value.problem) == (vault.path, "colour must not be set")
+
+
+def test_written_file_is_two_space_json_in_the_documents_order_with_a_newline(
+    vault: VaultFile,
+) -> None:
+    """The file is indent-2 JSON, keys in the caller's order, _erp last with format 1, then a
+    newline: a hand-edited vault keeps its layout and diffs stay small."""
+    secret = generate_secret()
+    doc = {"JWT_SECRET_ID": "k1", "JWT_SECRETS": {"k1": secret}, "A_NOTE": "x"}
+    _write(vault, doc)
+    meta = {"format": 1, "generation": 1}
+    assert vault.path.read_text() == json.dumps({**doc, META_KEY: meta}, indent=2) + "\n"
+    assert doc[META_KEY] == meta
+
+
+def test_write_of_a_nan_or_infinite_value_is_refused_and_changes_nothing(vault: VaultFile) -> None:
+    """NaN or infinity (not JSON) is a VaultWriteError naming the file; the old file stays."""
+    _write(vault, _doc())
+    before = vault.path.read_bytes()
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(VaultWriteError) as caught:
+            _write(vault, {**_doc(), "n": bad})
+        assert caught.value.path == vault.path
+        assert caught.value.problem == "a value is NaN or infinite"
+    assert vault.path.read_bytes() == before
+
+
+def test_write_of_a_malformed_document_is_refused_naming_the_file(vault: VaultFile) -> None:
+    """write validates first: a bad _erp block is VaultCorrupt with the path; nothing written."""
+    for meta, problem in (
+        ([], "_erp must be a JSON object"),
+        ({"generation": -1}, f"_erp.generation must be a whole number from 0 to {2**53}"),
+    ):
+        with pytest.raises(VaultCorrupt) as caught:
+            _write(vault, {**_doc(), META_KEY: meta})
+        assert caught.value.path == vault.path
+        assert caught.value.problem == problem
+    assert not vault.path.exists()
+
+
+@pytest.mark.parametrize(
+    ("generation", "ok"),
+    [
+        (0, True),
+        (2**53 - 1, True),
+        (2**53, True),
+        (3.0, True),
+        (-1, False),
+        (2**53 + 1, False),
+        (True, False),
+    ],
+)
+def test_generation_bounds_are_inclusive(vault: VaultFile, generation: Any, ok: bool) -> None:
+    """_erp.generation from 0 to 2**53 inclusive is read (3.0 as 3); beyond, or a bool, is not."""
+    vault.path.write_text(json.dumps({META_KEY: {"generation": generation}}))
+    if ok:
+        assert vault.read()[META_KEY]["generation"] == generation
+        if generation < 2**53:
+            _write(vault, vault.read())
+            assert vault.read()[META_KEY]["generation"] == int(generation) + 1
+    else:
+        with pytest.raises(VaultCorrupt, match="generation must be a whole number"):
+            vault.read()
+
+
+def test_vault_in_missing_nested_folders_is_created_with_its_lock(tmp_path: Path) -> None:
+    """The first locked write creates every missing folder above the vault."""
+    vault = VaultFile(tmp_path / "a" / "b" / "jwt_secrets.json")
+    _write(vault, _doc())
+    assert vault.read()["JWT_SECRET_ID"] == "k1"
+    assert vault.lock_path.exists()
+
+
+def test_exists_is_false_under_a_regular_file(tmp_path: Path) -> None:
+    """A vault path below a regular file does not exist (no error)."""
+    (tmp_path / "file").write_text("")
+    assert not VaultFile(tmp_path / "file" / "jwt_secrets.json").exists()
+
+
+def test_lock_timeout_message_names_the_lock_and_the_wait(vault: VaultFile) -> None:
+    """ConcurrentChange says which lock, for how long, and to retry."""
+    impatient = VaultFile(vault.path, lock_timeout_seconds=0)
+    with vault.locked(), pytest.raises(ConcurrentChange) as caught, impatient.locked():
+        pass
+    assert str(caught.value) == (
+        f"another process has held the lock {vault.lock_path} for over 0 s; "
+        "retry when it has finished"
+    )
+
+
+def test_stale_temp_file_of_a_bracketed_name_is_removed_but_a_link_is_kept(
+    tmp_path: Path,
+) -> None:
+    """The stale-temp sweep matches the vault's own name literally and never unlinks a link."""
+    vault = VaultFile(tmp_path / "v[1].json")
+    _write(vault, _doc())
+    stale = tmp_path / ".v[1].json.42.ab.tmp"
+    stale.write_text("{}")
+    target = tmp_path / "target"
+    target.write_text("keep")
+    link = tmp_path / ".v[1].json.43.cd.tmp"
+    link.symlink_to(target)
+    _write(vault, _doc())
+    assert not stale.exists()
+    assert link.is_symlink()
+    assert target.read_text() == "keep"
+
+
+def test_reader_checks_again_exactly_when_the_interval_ends(vault: VaultFile) -> None:
+    """At check time + interval (default 1 s) the reader looks at the file again, not later."""
+    _write(vault, _doc())
+    now = [10.0]
+    reader = VaultReader(vault.path, monotonic=lambda: now[0])
+    reader.document()
+    _write(vault, {**_doc(), "extra": "new"})
+    now[0] = 10.999
+    assert "extra" not in reader.document()
+    now[0] = 11.0
+    assert reader.document()["extra"] == "new"
+
+
+def test_reader_reads_its_own_path_not_the_default_vault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader over a file other than $ERP_VAULT_FILE serves that file."""
+    monkeypatch.setenv("ERP_VAULT_FILE", str(tmp_path / "default.json"))
+    _write(VaultFile(tmp_path / "default.json"), {"which": "default"})
+    _write(VaultFile(tmp_path / "mine.json"), {"which": "mine"})
+    assert VaultReader(tmp_path / "mine.json").document()["which"] == "mine"
+
+
+def test_reader_of_a_link_loop_names_the_problem(tmp_path: Path) -> None:
+    """The reader's VaultCorrupt for a path it cannot stat says why."""
+    loop = tmp_path / "loop.json"
+    os.symlink(loop.name, loop)
+    with pytest.raises(VaultCorrupt) as caught:
+        VaultReader(loop).document()
+    assert caught.value.problem == "it is a symbolic link (or a link loop), which is refused"
+
+
+def _same_length_rewrite(path: Path, *, new_inode: bool, keep_mtime: bool, grow: bool) -> None:
+    """Change the vault's content keeping chosen parts of (size, mtime, inode) as they were."""
+    old = path.stat()
+    doc = json.loads(path.read_text())
+    doc["JWT_SECRET_ID"] = "k2" if not grow else "k22"
+    doc["JWT_SECRETS"] = {doc["JWT_SECRET_ID"]: doc["JWT_SECRETS"]["k1"]}
+    text = json.dumps(doc, indent=2) + "\n"
+    if new_inode:
+        other = path.with_name("replacement.json")
+        other.write_text(text)
+        other.replace(path)
+    else:
+        with path.open("r+") as fh:
+            fh.write(text)
+            fh.truncate()
+    mtime = old.st_mtime_ns if keep_mtime else old.st_mtime_ns + 1_000_000_000
+    os.utime(path, ns=(mtime, mtime))
+
+
+@pytest.mark.parametrize(
+    ("new_inode", "keep_mtime", "grow"),
+    [(True, True, False), (False, True, True), (False, False, False)],
+    ids=["inode", "size", "mtime"],
+)
+def test_reader_rereads_when_any_one_of_size_mtime_inode_changes(
+    vault: VaultFile, new_inode: bool, keep_mtime: bool, grow: bool
+) -> None:
+    """A change that keeps two of size, mtime and inode is still seen at the next check."""
+    _write(vault, _doc())
+    vault.path.write_text(json.dumps(json.loads(vault.path.read_text()), indent=2) + "\n")
+    now = [0.0]
+    reader = VaultReader(vault.path, monotonic=lambda: now[0])
+    assert reader.document()["JWT_SECRET_ID"] == "k1"
+    _same_length_rewrite(vault.path, new_inode=new_inode, keep_mtime=keep_mtime, grow=grow)
+    now[0] = 5.0
+    assert reader.document()["JWT_SECRET_ID"] in {"k2", "k22"}
+
+
+def test_reader_serves_an_empty_document_once_the_file_is_deleted(vault: VaultFile) -> None:
+    """A vault deleted after a good read is served as {} at the next check."""
+    _write(vault, _doc())
+    now = [0.0]
+    reader = VaultReader(vault.path, monotonic=lambda: now[0])
+    assert reader.document()
+    vault.path.unlink()
+    now[0] = 5.0
+    assert reader.document() == {}
