@@ -25,6 +25,7 @@ from erp.store.audit import (
     GENESIS,
     MAX_LOG_BYTES,
     AuditLog,
+    VerifyReport,
     default_actor,
     default_log_path,
     make_entry,
@@ -813,3 +814,57 @@ def test_reconcile_refuses_a_head_without_hash_that_does_not_chain(
         "entries were removed"
     ]
     assert log.path.read_bytes() == before
+
+
+def test_verify_report_is_a_value_naming_the_log(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """Two checks of the same log compare equal; the report names the log and reprs its fields."""
+    _rotations(vault, log, clock, 2)
+    report = log.verify(_head(vault))
+    assert report == log.verify(_head(vault))
+    assert report != VerifyReport(log.path, entries=2, last_seq=1)
+    assert (report == (str(log.path), 2)) is False
+    assert report.path == log.path
+    assert os.fspath(log) == str(log.path)
+    assert repr(report) == (
+        f"VerifyReport(path={str(log.path)!r}, entries=2, problems=[], incomplete=None, "
+        "last_seq=2, repairable=0)"
+    )
+    assert report.ok
+
+
+def test_check_file_passes_a_missing_or_regular_log_and_names_anything_else(
+    log: AuditLog, tmp_path: Path
+) -> None:
+    """check_file: no log, a log under a file or a regular log pass; a folder, a FIFO, a link
+    or a name too long is a LogWriteError naming the kind, before anything is written."""
+    log.check_file()
+    (tmp_path / "file").write_text("")
+    AuditLog(tmp_path / "file" / "rotation.log").check_file()
+    log.path.parent.mkdir(parents=True)
+    log.path.write_bytes(b"")
+    log.check_file()
+    log.path.unlink()
+    target = tmp_path / "target.log"
+    target.write_bytes(b"")
+    cases: list[tuple[Callable[[], object], str]] = [
+        (log.path.mkdir, "it is a folder, not a file"),
+        (lambda: os.mkfifo(log.path), "it is a FIFO or socket with nobody on the other end"),
+        (lambda: log.path.symlink_to(target), "it is a symbolic link, which is refused"),
+    ]
+    for make, problem in cases:
+        make()
+        with pytest.raises(LogWriteError) as caught:
+            log.check_file()
+        assert (caught.value.path, caught.value.problem) == (log.path, problem)
+        assert caught.value.committed is False
+        if log.path.is_dir() and not log.path.is_symlink():
+            log.path.rmdir()
+        else:
+            log.path.unlink()
+    too_long = AuditLog(tmp_path / ("x" * 300))
+    with pytest.raises(LogWriteError) as caught:
+        too_long.check_file()
+    assert caught.value.problem == "the path is too long"
+    assert target.read_bytes() == b""

@@ -510,3 +510,69 @@ def test_reader_serves_an_empty_document_once_the_file_is_deleted(vault: VaultFi
     vault.path.unlink()
     now[0] = 5.0
     assert reader.document() == {}
+
+
+def test_check_file_passes_a_missing_or_regular_vault_and_names_anything_else(
+    vault: VaultFile, tmp_path: Path
+) -> None:
+    """check_file (before the lock): no vault, or a regular file even if corrupt, passes; a
+    folder, a FIFO, a link loop or a name too long is VaultCorrupt naming the problem."""
+    vault.check_file()
+    (tmp_path / "file").write_text("")
+    VaultFile(tmp_path / "file" / "jwt_secrets.json").check_file()
+    vault.path.write_text("{not json")
+    vault.check_file()
+    vault.path.unlink()
+    cases: list[tuple[Callable[[], object], str]] = [
+        (vault.path.mkdir, "it is a folder, not a regular file"),
+        (lambda: os.mkfifo(vault.path), "it is a FIFO (named pipe), not a regular file"),
+        (
+            lambda: os.symlink(vault.path.name, vault.path),
+            "it is a symbolic link (or a link loop), which is refused",
+        ),
+    ]
+    for make, problem in cases:
+        make()
+        with pytest.raises(VaultCorrupt) as caught:
+            vault.check_file()
+        assert (caught.value.path, caught.value.problem) == (vault.path, problem)
+        if vault.path.is_dir() and not vault.path.is_symlink():
+            vault.path.rmdir()
+        else:
+            vault.path.unlink()
+    with pytest.raises(VaultCorrupt) as caught:
+        VaultFile(tmp_path / ("x" * 300)).check_file()
+    assert caught.value.problem == "the path is too long"
+
+
+def test_vault_named_relative_to_the_working_directory_is_written_there_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bare file name is written in the working directory, with its lock, and nothing else;
+    a stale temp file of that name is removed there too."""
+    monkeypatch.chdir(tmp_path)
+    vault = VaultFile("jwt_secrets.json")
+    assert os.fspath(vault) == "jwt_secrets.json"
+    _write(vault, _doc())
+    (tmp_path / ".jwt_secrets.json.7.ab.tmp").write_text("{}")
+    _write(vault, _doc())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "jwt_secrets.json",
+        "jwt_secrets.json.lock",
+    ]
+
+
+def test_stale_temp_sweep_removes_only_files_of_the_temp_form(vault: VaultFile) -> None:
+    """Only regular files named .<vault>.<something>.tmp go; other names and a folder stay."""
+    _write(vault, _doc())
+    folder = vault.path.parent
+    name = vault.path.name
+    kept = [f".{name}..tmp", f".{name}.lock", f"{name}.1.tmp", f".{name}.1.tmpx", ".other.1.tmp"]
+    for keep in kept:
+        (folder / keep).write_text("{}")
+    (folder / f".{name}.2.dir.tmp").mkdir()
+    (folder / f".{name}.3.x.tmp").write_text("{}")
+    _write(vault, _doc())
+    assert not (folder / f".{name}.3.x.tmp").exists()
+    assert all((folder / keep).exists() for keep in kept)
+    assert (folder / f".{name}.2.dir.tmp").is_dir()
