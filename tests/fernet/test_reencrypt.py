@@ -131,7 +131,7 @@ def test_killed_run_resumes_without_redoing_finished_batches(
 def test_two_workers_split_the_table(
     any_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
 ) -> None:
-    """``workers=2`` runs two worker processes; every row ends under the new key."""
+    """``workers=2``: the coordinator and one worker process; every row under the new key."""
     old, new = new_key(), new_key()
     table = any_table(400, old)
     ring = FernetKeyRing.from_keys(new, [old])
@@ -144,10 +144,8 @@ def test_two_workers_split_the_table(
     assert table.checksum(FernetKeyRing.from_keys(new)) == table.expected_checksum()
     workers = {row[0] for row in table.query(f"SELECT worker FROM {BATCHES}")}  # noqa: S608
     names = {w.rsplit(":", 1)[1] for w in workers}
-    if table.kind == "sqlite":
-        assert names == {"w1", "w2"}  # a static split: each takes every other range
-    else:
-        assert names <= {"w1", "w2"}  # claims: a slow-starting worker may find none left
+    assert "w1" in names  # the coordinator starts at once
+    assert names <= {"w1", "w2"}  # ranges are taken as they go: a late worker may find none
 
 
 def test_rows_added_outside_the_planned_span_are_covered(

@@ -206,7 +206,16 @@ class Backend(ABC):
         return False
 
     @abstractmethod
-    def session(self, job: Job, worker: str, partition: tuple[int, int] | None) -> Session: ...
+    def session(
+        self,
+        job: Job,
+        worker: str,
+        partition: tuple[int, int] | None,
+        claims: str | None = None,
+    ) -> Session:
+        """A worker's connection. ``partition`` (index, count) keeps only ``seq % count ==
+        index``; ``claims`` names a :class:`~erp.fernet.reencrypt.claims.RangeClaims` file
+        shared by the run's workers (engines that claim ranges in the database ignore it)."""
 
     @abstractmethod
     def _begin_plan(self, conn: Any) -> None:

@@ -37,6 +37,7 @@ def decode_spec(data: bytes) -> WorkerSpec:
         partition=(partition[0], partition[1]) if partition else None,
         pipeline=raw["pipeline"],
         parent_pid=raw["parent_pid"],
+        claims=raw.get("claims"),
     )
 
 

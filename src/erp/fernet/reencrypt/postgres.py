@@ -157,7 +157,13 @@ class PostgresBackend(Backend):
 
         return isinstance(exc, (errors.DeadlockDetected, errors.SerializationFailure))
 
-    def session(self, job: Job, worker: str, partition: tuple[int, int] | None) -> Session:
+    def session(
+        self,
+        job: Job,
+        worker: str,
+        partition: tuple[int, int] | None,
+        claims: str | None = None,
+    ) -> Session:
         return PostgresSession(self, job, worker)
 
     def _begin_plan(self, conn: Any) -> None:

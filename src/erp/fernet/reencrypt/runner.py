@@ -14,8 +14,9 @@ import selectors
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from erp.fernet.errors import WorkerFailed, WrongKeys
 from erp.fernet.keys import FernetKeyRing
 from erp.fernet.reencrypt.backend import Backend
 from erp.fernet.reencrypt.child import encode_spec
+from erp.fernet.reencrypt.claims import RangeClaims
 from erp.fernet.reencrypt.engines import backend_for
 from erp.fernet.reencrypt.jobs import ChunkResult, Job, JobTotals, quote, quote_table
 from erp.fernet.reencrypt.progress import Reporter, SilentReporter
@@ -34,7 +36,7 @@ from erp.fernet.reencrypt.targets import (
     driver_errors,
     resolve_targets,
 )
-from erp.fernet.reencrypt.worker import BeforeWrite, WorkerSpec, run_worker
+from erp.fernet.reencrypt.worker import BeforeWrite, Progress, WorkerSpec, run_worker
 from erp.fernet.rotation import record_event
 from erp.store.audit import AuditLog
 from erp.store.vault import VaultFile
@@ -148,13 +150,22 @@ def preflight(db: DatabaseRef, targets: Sequence[Target], ring: FernetKeyRing) -
         conn.close()
 
 
+def _report(reporter: Reporter, column: str, result: ChunkResult) -> None:
+    reporter.advance(result.rows)
+    for pk in result.unreadable:
+        reporter.warn(f"unreadable: {column} pk={pk}: no configured key opens it")
+
+
 class _WorkerPool:
-    """Worker processes for a multi-worker run, started before the set-up checks.
+    """The extra worker processes of a multi-worker run, started before the set-up checks.
 
     A fresh interpreter needs a few hundred milliseconds to import the crypto and database
-    code; started first, the workers do that while the coordinator checks the keys, the
-    database and the columns and plans the pass, instead of after. Each worker then runs
-    one job per spec (every column, every settle round) without starting again.
+    code. The coordinator is itself the first worker, and starts the others first, so they
+    import while it checks the keys, the database and the columns, plans the pass and
+    starts on it; since the workers take ranges as they go (row locks on PostgreSQL, a
+    shared counter on SQLite), a worker that joins late simply takes fewer ranges. Each
+    process then runs one job per spec (every column, every settle round) without starting
+    again.
     """
 
     def __init__(self, count: int) -> None:
@@ -173,26 +184,77 @@ class _WorkerPool:
             self.close(stop=True)
             raise
 
-    def run(self, specs: list[WorkerSpec], reporter: Reporter, column: str) -> ChunkResult:
-        """Give each worker its spec and collect progress until every one says it is done."""
-        total = ChunkResult()
+    def run(
+        self,
+        specs: list[WorkerSpec],
+        reporter: Reporter,
+        column: str,
+        local: Callable[[Progress], ChunkResult],
+    ) -> ChunkResult:
+        """Give each process its spec, run ``local`` (the coordinator's share) in this
+        thread, and collect the processes' progress in another until each says it is done."""
         errors: list[str] = []
-        selector = selectors.DefaultSelector()
-        running: dict[int, str] = {}
+        total = ChunkResult()
+        running = self._send(specs, errors)
+        reader = threading.Thread(
+            target=self._collect,
+            args=(running, reporter, column, errors, total),
+            name="erp-reencrypt-workers",
+            daemon=True,
+        )
+        reader.start()
+
+        def progress(result: ChunkResult) -> None:
+            _report(reporter, column, result)
+            if errors:  # a sibling failed: stop our share too (the run is reported failed)
+                raise WorkerFailed(
+                    f"re-encryption of {column} failed: {'; '.join(errors)}; rerun to resume"
+                )
+
         try:
-            for spec, proc in zip(specs, self.procs, strict=True):
-                assert proc.stdin is not None
-                assert proc.stdout is not None
-                try:
-                    proc.stdin.write(encode_spec(spec))
-                    proc.stdin.flush()
-                except BrokenPipeError:
-                    errors.append(f"{spec.worker}: the worker process exited")
-                    continue
-                fd = proc.stdout.fileno()
-                self._pending.setdefault(fd, b"")
-                running[fd] = spec.worker
-                selector.register(fd, selectors.EVENT_READ, spec.worker)
+            mine = local(progress)
+        except BaseException:
+            self._stop()  # the reader then sees every pipe end
+            reader.join()
+            raise
+        reader.join()
+        if errors:
+            self._stop()
+            raise WorkerFailed(
+                f"re-encryption of {column} failed: {'; '.join(errors)}; rerun to resume"
+            )
+        mine.add(total)
+        return mine
+
+    def _send(self, specs: list[WorkerSpec], errors: list[str]) -> dict[int, str]:
+        running: dict[int, str] = {}
+        for spec, proc in zip(specs, self.procs, strict=True):
+            assert proc.stdin is not None
+            assert proc.stdout is not None
+            try:
+                proc.stdin.write(encode_spec(spec))
+                proc.stdin.flush()
+            except BrokenPipeError:
+                errors.append(f"{spec.worker}: the worker process exited")
+                continue
+            fd = proc.stdout.fileno()
+            self._pending.setdefault(fd, b"")
+            running[fd] = spec.worker
+        return running
+
+    def _collect(
+        self,
+        running: dict[int, str],
+        reporter: Reporter,
+        column: str,
+        errors: list[str],
+        total: ChunkResult,
+    ) -> None:
+        """Read progress lines until every process is done, one fails, or a pipe ends."""
+        selector = selectors.DefaultSelector()
+        try:
+            for fd, worker in running.items():
+                selector.register(fd, selectors.EVENT_READ, worker)
             while running and not errors:
                 for key, _ in selector.select():
                     fd = int(key.fd)
@@ -213,19 +275,14 @@ class _WorkerPool:
                         elif "rows" in message:
                             result = ChunkResult(**message)
                             total.add(result)
-                            reporter.advance(result.rows)
-                            for pk in result.unreadable:
-                                reporter.warn(
-                                    f"unreadable: {column} pk={pk}: no configured key opens it"
-                                )
+                            _report(reporter, column, result)
         finally:
             selector.close()
-        if errors:
-            self.close(stop=True)
-            raise WorkerFailed(
-                f"re-encryption of {column} failed: {'; '.join(errors)}; rerun to resume"
-            )
-        return total
+
+    def _stop(self) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(OSError):
+                proc.terminate()
 
     def close(self, *, stop: bool = False) -> None:
         """End the workers: an idle worker exits when its input ends; ``stop`` ends them now."""
@@ -233,9 +290,8 @@ class _WorkerPool:
             with contextlib.suppress(OSError):
                 if proc.stdin is not None:
                     proc.stdin.close()
-            if stop:
-                with contextlib.suppress(OSError):
-                    proc.terminate()
+        if stop:
+            self._stop()
         for proc in self.procs:
             proc.wait()
             if proc.stdout is not None:
@@ -259,28 +315,31 @@ def _run_job(
     column = job.target.name
     me = f"{socket.gethostname()}:{os.getpid()}"  # names the machine and run in the table
 
-    def progress(result: ChunkResult) -> None:
-        reporter.advance(result.rows)
-        for pk in result.unreadable:
-            reporter.warn(f"unreadable: {column} pk={pk}: no configured key opens it")
-
     if pool is None:
         spec = WorkerSpec(db, job, keys, f"{me}:w1", None, pipeline)
-        return run_worker(spec, progress, before_write=before_write, clock=clock)
-    sqlite = backend.kind == "sqlite"
-    specs = [
-        WorkerSpec(
-            db,
-            job,
-            keys,
-            f"{me}:w{i + 1}",
-            (i, workers) if sqlite else None,
-            pipeline,
-            os.getpid(),
+        return run_worker(
+            spec,
+            lambda result: _report(reporter, column, result),
+            before_write=before_write,
+            clock=clock,
         )
-        for i in range(workers)
-    ]
-    return pool.run(specs, reporter, column)
+    claims = RangeClaims.create() if backend.kind == "sqlite" else None
+    path = claims.path if claims else None
+    try:
+        specs = [
+            WorkerSpec(db, job, keys, f"{me}:w{i}", None, pipeline, os.getpid(), path)
+            for i in range(2, workers + 1)
+        ]
+        mine = WorkerSpec(db, job, keys, f"{me}:w1", None, pipeline, None, path)
+        return pool.run(
+            specs,
+            reporter,
+            column,
+            lambda progress: run_worker(mine, progress, before_write=before_write, clock=clock),
+        )
+    finally:
+        if claims is not None:
+            claims.remove()
 
 
 def _run_target(
@@ -350,7 +409,7 @@ def reencrypt(
     batch = batch_size or DEFAULT_BATCH_SIZE[ref.kind]
     if batch < 1:
         raise ValueError("batch_size must be at least 1")
-    pool = _WorkerPool(workers) if workers > 1 else None
+    pool = _WorkerPool(workers - 1) if workers > 1 else None
     try:
         return _reencrypt(
             ref,

@@ -1,6 +1,7 @@
-"""SQLite: the embedded default. Workers split the ranges statically (``seq % N``); each
-batch of ranges is rewritten in one short ``BEGIN IMMEDIATE`` transaction, with the crypto
-done before it, so the writer lock never serialises the work of several processes.
+"""SQLite: the embedded default. The workers of a run take ranges one at a time from a
+shared counter (:mod:`erp.fernet.reencrypt.claims`), so they finish together; each batch of
+ranges is rewritten in one short ``BEGIN IMMEDIATE`` transaction, with the crypto done
+before it, so the writer lock never serialises the work of several processes.
 
 The database's own durability settings (``journal_mode``, ``synchronous``) are used as they
 are: re-encryption never switches a user's file to WAL or turns ``fsync`` off. Commits are
@@ -20,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from erp.fernet.reencrypt.backend import Backend, Fix, Session
+from erp.fernet.reencrypt.claims import RangeClaims
 from erp.fernet.reencrypt.jobs import ChunkResult, Job, Range, quote, quote_table
 from erp.fernet.reencrypt.targets import Target
 
@@ -32,19 +34,41 @@ _CONTENDED_WAIT_SECONDS = 0.2
 
 class SqliteSession(Session):
     def __init__(
-        self, backend: SqliteBackend, job: Job, worker: str, partition: tuple[int, int] | None
+        self,
+        backend: SqliteBackend,
+        job: Job,
+        worker: str,
+        partition: tuple[int, int] | None,
+        claims: str | None,
     ) -> None:
         super().__init__(backend, job, worker)
-        self._ranges = backend.pending_ranges(self.conn, job, partition)
+        self._ranges = backend.pending_ranges(self.conn, job, None if claims else partition)
         self._ranges.reverse()
+        self._pending = {r.seq: r for r in self._ranges}
+        self._claims = RangeClaims(claims) if claims else None
         t, c, k = quote_table(job.target.table), quote(job.target.column), quote(job.target.pk)
         self._cas = f"UPDATE {t} SET {c} = ? WHERE {k} = ? AND {c} = ?"
         self._current = f"SELECT {k}, {c} FROM {t} WHERE {k} IN "
         self.lock_wait_seconds = 0.0
-        self._solo = partition is None or partition[1] == 1
+        self._solo = claims is None and (partition is None or partition[1] == 1)
 
     def next_range(self) -> Range | None:
-        return self._ranges.pop() if self._ranges else None
+        if self._claims is None:
+            return self._ranges.pop() if self._ranges else None
+        while self._pending:
+            seq = self._claims.take()
+            if seq >= self.job.batches:  # every range of the pass has been handed out
+                self._pending.clear()
+                break
+            rng = self._pending.pop(seq, None)
+            if rng is not None:  # else done before this run (or planned away): skip it
+                return rng
+        return None
+
+    def close(self) -> None:
+        if self._claims is not None:
+            self._claims.close()
+        super().close()
 
     def begin(self) -> None:
         started = time.perf_counter()
@@ -115,8 +139,14 @@ class SqliteBackend(Backend):
         )
         return conn
 
-    def session(self, job: Job, worker: str, partition: tuple[int, int] | None) -> Session:
-        return SqliteSession(self, job, worker, partition)
+    def session(
+        self,
+        job: Job,
+        worker: str,
+        partition: tuple[int, int] | None,
+        claims: str | None = None,
+    ) -> Session:
+        return SqliteSession(self, job, worker, partition, claims)
 
     def _begin_plan(self, conn: Any) -> None:
         conn.execute("BEGIN IMMEDIATE")

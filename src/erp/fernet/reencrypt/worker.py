@@ -55,6 +55,8 @@ class WorkerSpec:
     partition: tuple[int, int] | None = None
     pipeline: bool = False
     parent_pid: int | None = None
+    claims: str | None = None
+    """Path of the run's shared range counter (SQLite with several workers), else ``None``."""
 
 
 def rotate_rows(rotate: Callable[[Any], bytes | None], rows: Rows) -> tuple[Updates, ChunkResult]:
@@ -185,7 +187,9 @@ class _Worker:
         next batch's crypto runs. Where claims are row locks that end with the transaction
         (PostgreSQL without the pipeline), each batch commits before the next is claimed.
         """
-        session = self.backend.session(self.job, self.spec.worker, self.spec.partition)
+        session = self.backend.session(
+            self.job, self.spec.worker, self.spec.partition, self.spec.claims
+        )
         io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="erp-reencrypt-commit")
         overlap = not self.backend.claims_in_transaction
         committing: Future[float] | None = None
@@ -240,7 +244,10 @@ class _Worker:
         self._learn(results, crypto, commit, contended)
 
     def run_pipelined(self) -> ChunkResult:
-        sessions = [self.backend.session(self.job, self.spec.worker, None) for _ in range(2)]
+        sessions = [
+            self.backend.session(self.job, self.spec.worker, None, self.spec.claims)
+            for _ in range(2)
+        ]
 
         def read_next(session: Session, wanted: int) -> tuple[Session, list[Part]] | None:
             parts = self._take(session, wanted)

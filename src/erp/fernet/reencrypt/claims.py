@@ -1,0 +1,63 @@
+"""Which planned range the workers of one SQLite run take next: a shared counter.
+
+SQLite has no row locks to claim a range with (PostgreSQL's ``SKIP LOCKED``), and marking
+a range "claimed" in the database would cost a transaction, with its ``fsync``s, per range.
+So the workers of one run share a counter in a small private file (``mkstemp``: mode 0600,
+removed when the run ends), advanced under ``flock``: each worker takes the next range
+number whenever it needs work. A worker that started late or runs on a busier core simply
+takes fewer ranges, and all of them finish together, instead of one waiting for the other
+at the end of a fixed split.
+
+Only *who does which range* is decided here: each range is still marked done in the
+transaction that rewrites it, so resuming and compare-and-swap are unchanged. A number
+whose range is no longer pending (done before this run) is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+
+__all__ = ["RangeClaims"]
+
+_WIDTH = 8
+
+
+class RangeClaims:
+    """A counter shared by the worker processes of one run (each opens it by path)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC)
+
+    @classmethod
+    def create(cls) -> RangeClaims:
+        """A fresh counter at zero, in a private temporary file."""
+        fd, path = tempfile.mkstemp(prefix="erp-fernet-claims-")
+        try:
+            os.write(fd, bytes(_WIDTH))
+        finally:
+            os.close(fd)
+        return cls(path)
+
+    def take(self) -> int:
+        """The next number (0, 1, 2, ...), never handed to another worker of the run."""
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            value = int.from_bytes(os.pread(self._fd, _WIDTH, 0), "little")
+            os.pwrite(self._fd, (value + 1).to_bytes(_WIDTH, "little"), 0)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return value
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+    def remove(self) -> None:
+        """Close and delete the file (the coordinator, when the job is over)."""
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
