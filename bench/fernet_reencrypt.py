@@ -150,23 +150,26 @@ def _pg_maintenance(url: str) -> None:
 # -- CPU accounting (a shared host makes every figure noisy; say how noisy) -----------------
 
 
-def _busy_jiffies() -> int:
+def _busy_jiffies(*, niced: bool = True) -> int:
+    """CPU time used on the machine; without ``niced``, minus programs run under ``nice``."""
     with open("/proc/stat") as fh:
         fields = [int(x) for x in fh.readline().split()[1:]]
-    return sum(fields) - fields[3] - fields[4]  # minus idle and iowait
+    return sum(fields) - fields[3] - fields[4] - (0 if niced else fields[1])  # idle, iowait
 
 
 def wait_for_quiet(max_other_cores: float, timeout_seconds: float) -> float:
     """Wait until other programs use at most ``max_other_cores`` over a 1 s window.
 
-    Returns the load of the last window (the caller reports it when the wait timed out).
+    Programs under ``nice`` (a background mutation run, say) are not counted: they yield
+    their core to the pass. Returns the load of the last window (the caller reports it
+    when the wait timed out).
     """
     ticks = os.sysconf("SC_CLK_TCK")
     deadline = time.monotonic() + timeout_seconds
     while True:
-        before, start = _busy_jiffies(), time.perf_counter()
+        before, start = _busy_jiffies(niced=False), time.perf_counter()
         time.sleep(1.0)
-        load = (_busy_jiffies() - before) / ticks / (time.perf_counter() - start)
+        load = (_busy_jiffies(niced=False) - before) / ticks / (time.perf_counter() - start)
         if load <= max_other_cores or time.monotonic() >= deadline:
             return load
 
