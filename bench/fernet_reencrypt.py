@@ -441,7 +441,7 @@ def measured_pass(
         result = run_pass(label, db, keys, workers, tmp, postmaster, batch_size, segment_seconds)
         result.raw_around += [before, raw_rate(keys[-2], keys[-1])]
     result.disk_fsyncs_per_second = fsyncs[0] if fsyncs else 0.0
-    if not result.segment_ratios:  # too short for segments: its steady rate against raw
+    if len(result.segment_ratios) < 2:  # too short for segments: its steady rate vs raw
         result.steady = True
         result.segment_ratios = [(result.steady_rate or result.rate) / result.raw]
     print(

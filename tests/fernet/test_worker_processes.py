@@ -106,3 +106,30 @@ def test_workers_sharing_a_counter_take_every_pending_range_once(
     assert not set(taken[0]) & set(taken[1])
     assert sorted(taken[0] + taken[1]) == [s for s in range(job.batches) if s not in (3, 4)]
     assert not Path(claims.path).exists()
+
+
+def test_near_the_end_a_worker_takes_at_most_half_of_what_is_left(
+    sqlite_table: TableFactory, new_key: KeyFactory
+) -> None:
+    """With a shared counter, a batch shrinks to half the untaken ranges; alone, it does not."""
+    old, new = new_key(), new_key()
+    table = sqlite_table(100, old)
+    db = DatabaseRef.of(table.db)
+    backend = backend_for(db)
+    (target,) = resolve_targets(db, table.columns)
+    job = backend.plan(target, FernetKeyRing.from_keys(new).primary.fingerprint, 10, system_clock())
+    claims = RangeClaims.create()
+    shared = backend.session(job, "w1", None, claims.path)
+    alone = backend.session(job, "w2", None)
+    try:
+        assert job.batches == 10
+        assert shared.share(10_000) == 50  # 10 ranges left: half of them, 10 rows each
+        assert shared.share(20) == 20
+        for _ in range(8):
+            shared.next_range()
+        assert shared.share(10_000) == 10  # 2 left: one range
+        assert alone.share(10_000) == 10_000
+    finally:
+        shared.close()
+        alone.close()
+        claims.remove()

@@ -79,6 +79,10 @@ class Session(ABC):
         rows: list[tuple[Any, Any]] = cur.fetchall()
         return rows
 
+    def share(self, wanted_rows: int) -> int:
+        """How many of ``wanted_rows`` to take now (fewer near the end of a shared pass)."""
+        return wanted_rows
+
     def begin(self) -> None:  # noqa: B027 - PostgreSQL's transaction opened with its claim
         """Open the write transaction of a batch (several ranges may go into it)."""
 

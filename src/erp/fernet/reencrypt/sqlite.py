@@ -65,6 +65,14 @@ class SqliteSession(Session):
                 return rng
         return None
 
+    def share(self, wanted_rows: int) -> int:
+        # Near the end, take at most half of the ranges nobody has taken yet, so the last
+        # ones are spread over the workers instead of one worker's batch ending the run.
+        if self._claims is None:
+            return wanted_rows
+        left = max(self.job.batches - self._claims.peek(), 0)
+        return min(wanted_rows, max((left + 1) // 2, 1) * self.job.batch_size)
+
     def close(self) -> None:
         if self._claims is not None:
             self._claims.close()

@@ -130,6 +130,7 @@ class _Worker:
         """Claim and read ranges until they hold ``wanted_rows`` (at least one range)."""
         parts: list[Part] = []
         held = 0
+        wanted_rows = session.share(wanted_rows)
         while held < wanted_rows and (rng := session.next_range()) is not None:
             rows = session.read(rng, None, self.limit)
             parts.append((rng, rows))
