@@ -276,6 +276,7 @@ def test_torn_garbage_before_an_incomplete_entry_is_two_problems(
     report = log.verify(_head(vault))
     assert report.incomplete == 3
     assert len(report.problems) == 2
+    assert report.repairable == 2
 
 
 def test_entry_committed_but_not_logged_is_named_then_completed_by_the_next_rotation(
@@ -287,6 +288,7 @@ def test_entry_committed_but_not_logged_is_named_then_completed_by_the_next_rota
     _set_lines(log, lines[:-1])
     report = log.verify(_head(vault))
     assert report.incomplete == 2
+    assert report.repairable == 1
     assert report.problems == [
         "entry 2: recorded in the vault but not yet in the log (a rotation was interrupted "
         "after it took effect); the next rotation or 'erp-secrets audit repair' appends it"
@@ -798,7 +800,7 @@ def test_first_entry_missing_from_a_log_that_never_got_it_is_appended(
     assert log.path.read_bytes() == whole
 
 
-@pytest.mark.parametrize("entry", [None, {}, {"prev": "0" * 63}])
+@pytest.mark.parametrize("entry", [None, {}, {"prev": "0" * 63}, {"prev": GENESIS}])
 def test_reconcile_refuses_a_head_without_hash_that_does_not_chain(
     vault: VaultFile, log: AuditLog, clock: FrozenClock, entry: dict[str, Any] | None
 ) -> None:
@@ -868,3 +870,137 @@ def test_check_file_passes_a_missing_or_regular_log_and_names_anything_else(
         too_long.check_file()
     assert caught.value.problem == "the path is too long"
     assert target.read_bytes() == b""
+
+
+_AS_UID_WITHOUT_ACCOUNT = """
+import os, pwd, sys  # imported before the uid changes: the stdlib may be root-only
+from erp.store.audit import default_actor
+os.setgroups([])
+os.setgid(int(sys.argv[1]))
+os.setuid(int(sys.argv[1]))
+print(default_actor())
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another uid needs root")
+def test_default_actor_of_a_uid_without_an_account_is_uid_and_number() -> None:
+    """Run as a uid with no passwd entry (an arbitrary container uid): the actor is uid:<n>."""
+    uid = next(n for n in range(54321, 64000) if not _has_account(n))
+    assert default_actor()  # the same function in this process, for the test's bookkeeping
+    env = {k: v for k, v in os.environ.items() if k not in {"LOGNAME", "USER", "LNAME", "USERNAME"}}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # this process's erp
+    done = subprocess.run(
+        [sys.executable, "-c", _AS_UID_WITHOUT_ACCOUNT, str(uid)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, f"uid:{uid}\n"), done.stderr
+
+
+def _has_account(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True
+
+
+def test_reconcile_refuses_a_head_without_hash_over_an_empty_log(log: AuditLog) -> None:
+    """An empty log and a hand-edited head that does not start the chain: refused, named."""
+    with pytest.raises(AuditChainBroken) as caught:
+        log.reconcile({"seq": 3, "hash": None, "entry": {"prev": "f" * 64}})
+    assert caught.value.problems == [
+        "the log is empty, but the vault's last recorded entry is 3 (hash None…): "
+        "entries were removed"
+    ]
+    assert not log.path.exists()
+
+
+def test_make_entry_without_actor_uses_the_default_actor(
+    clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry made without actor= records default_actor() ($ERP_ACTOR here)."""
+    monkeypatch.setenv("ERP_ACTOR", "deploy-bot")
+    entry = make_entry({"event": "x"}, prev_hash=GENESIS, seq=1, now=clock(), host="h")
+    assert entry["actor"] == "deploy-bot"
+
+
+def test_verify_report_keeps_the_fields_it_is_given(tmp_path: Path) -> None:
+    """VerifyReport(...) holds exactly the values passed; ok only without problems."""
+    report = VerifyReport(
+        tmp_path / "l.log", entries=4, problems=["x"], incomplete=5, last_seq=4, repairable=1
+    )
+    assert (report.entries, report.problems, report.incomplete) == (4, ["x"], 5)
+    assert (report.last_seq, report.repairable, report.ok) == (4, 1, False)
+    assert VerifyReport(tmp_path / "l.log").problems == []
+
+
+def test_log_named_relative_to_the_working_directory_is_written_there_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FrozenClock
+) -> None:
+    """A bare log name is appended to in the working directory; no folder is made for it."""
+    monkeypatch.chdir(tmp_path)
+    log = AuditLog("rotation.log")
+    log.check_writable()
+    log.append(make_entry({"event": "x"}, prev_hash=GENESIS, seq=1, now=clock(), actor="o"))
+    assert [p.name for p in tmp_path.iterdir()] == ["rotation.log"]
+    assert log.verify().entries == 1
+
+
+def test_check_writable_of_a_writable_log_changes_nothing_and_keeps_no_descriptor(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """check_writable on a regular, writable log returns, leaving bytes and descriptors as found."""
+    _rotations(vault, log, clock, 1)
+    before = (log.path.read_bytes(), _open_descriptors())
+    log.check_writable()
+    assert (log.path.read_bytes(), _open_descriptors()) == before
+
+
+def test_reconcile_that_cannot_append_says_nothing_was_changed(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock, read_only: ReadOnly
+) -> None:
+    """Completing the vault's entry into a read-only folder fails as not committed (the repair
+    itself changed nothing)."""
+    _rotations(vault, log, clock, 1)
+    log.path.unlink()
+    with read_only(log.path.parent), pytest.raises(LogWriteError) as caught:
+        log.reconcile(_head(vault))
+    assert caught.value.committed is False
+    assert "Nothing was changed" in str(caught.value)
+
+
+_CHECK_AS_UID = """
+import os, pathlib, sys  # imported before the uid changes: the stdlib may be root-only
+from erp.errors import LogWriteError
+from erp.store.audit import AuditLog
+log = AuditLog(sys.argv[2])
+os.setgroups([])
+os.setgid(int(sys.argv[1]))
+os.setuid(int(sys.argv[1]))
+try:
+    log.check_writable()
+except LogWriteError as exc:
+    print(exc.problem)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another uid needs root")
+def test_log_folder_another_user_owns_is_permission_denied_not_read_only(tmp_path: Path) -> None:
+    """Without write access to the folder (a writable file system), the reason is 'permission
+    denied creating it in <folder>', not 'read-only'."""
+    uid = next(n for n in range(54321, 64000) if not _has_account(n))
+    log = AuditLog(tmp_path / "logs" / "rotation.log")
+    log.check_writable()  # as root: fine; the same function, for the test's bookkeeping
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    done = subprocess.run(
+        [sys.executable, "-c", _CHECK_AS_UID, str(uid), str(log.path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("permission denied creating it in /"), done.stdout

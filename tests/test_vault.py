@@ -376,13 +376,19 @@ def test_write_of_a_malformed_document_is_refused_naming_the_file(vault: VaultFi
     ],
 )
 def test_generation_bounds_are_inclusive(vault: VaultFile, generation: Any, ok: bool) -> None:
-    """_erp.generation from 0 to 2**53 inclusive is read (3.0 as 3); beyond, or a bool, is not."""
+    """_erp.generation from 0 to 2**53 inclusive is read (3.0 as 3), beyond or a bool is not;
+    at 2**53 a write is refused rather than leaving a file no read accepts."""
     vault.path.write_text(json.dumps({META_KEY: {"generation": generation}}))
     if ok:
         assert vault.read()[META_KEY]["generation"] == generation
+        before = vault.path.read_bytes()
         if generation < 2**53:
             _write(vault, vault.read())
             assert vault.read()[META_KEY]["generation"] == int(generation) + 1
+        else:  # one more write would make a file the next read refuses
+            with pytest.raises(VaultWriteError, match="generation is at its maximum"):
+                _write(vault, vault.read())
+            assert vault.path.read_bytes() == before
     else:
         with pytest.raises(VaultCorrupt, match="generation must be a whole number"):
             vault.read()
@@ -571,8 +577,25 @@ def test_stale_temp_sweep_removes_only_files_of_the_temp_form(vault: VaultFile) 
     for keep in kept:
         (folder / keep).write_text("{}")
     (folder / f".{name}.2.dir.tmp").mkdir()
-    (folder / f".{name}.3.x.tmp").write_text("{}")
+    stale = [f".{name}.3.x.tmp", f".{name}.x.tmp"]
+    for gone in stale:
+        (folder / gone).write_text("{}")
     _write(vault, _doc())
-    assert not (folder / f".{name}.3.x.tmp").exists()
+    assert not any((folder / gone).exists() for gone in stale)
     assert all((folder / keep).exists() for keep in kept)
     assert (folder / f".{name}.2.dir.tmp").is_dir()
+
+
+def test_stale_temp_file_in_a_read_only_folder_is_left_and_the_write_fails_clearly(
+    vault: VaultFile, read_only: ReadOnly
+) -> None:
+    """A stale temp file that cannot be removed does not mask the real error: the folder is
+    read-only, VaultWriteError says so, and vault and temp file stay as they were."""
+    _write(vault, _doc())
+    stale = vault.path.parent / f".{vault.path.name}.9.zz.tmp"
+    stale.write_text("{}")
+    before = vault.path.read_bytes()
+    with read_only(vault.path.parent), pytest.raises(VaultWriteError, match="read-only"):
+        vault.write(_doc())
+    assert stale.exists()
+    assert vault.path.read_bytes() == before

@@ -293,7 +293,7 @@ class AuditLog:
                 self._truncate_torn(torn)
             self._append_line(head_entry)
             return
-        have = "empty" if last is None else f"ends at entry {last.get('seq')}"
+        have = "is empty" if last is None else f"ends at entry {last.get('seq')}"
         raise AuditChainBroken(
             self._file,
             [

@@ -221,6 +221,10 @@ class VaultFile:
         meta = dict(doc.get(META_KEY) or {})
         meta["format"] = _FORMAT
         meta["generation"] = _generation(self._file, meta) + 1
+        if meta["generation"] > _MAX_GENERATION:  # written, it would be refused on the next read
+            raise VaultWriteError(
+                self._file, f"{META_KEY}.generation is at its maximum; set it to 0 by hand"
+            )
         out = {**doc, META_KEY: meta}
         try:
             text = json.dumps(out, indent=2, sort_keys=False, allow_nan=False)
