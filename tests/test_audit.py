@@ -875,6 +875,7 @@ def test_check_file_passes_a_missing_or_regular_log_and_names_anything_else(
 _AS_UID_WITHOUT_ACCOUNT = """
 import os, pwd, sys  # imported before the uid changes: the stdlib may be root-only
 from erp.store.audit import default_actor
+default_actor()  # once as root, so whatever it imports lazily is loaded before the switch
 os.setgroups([])
 os.setgid(int(sys.argv[1]))
 os.setuid(int(sys.argv[1]))
@@ -977,6 +978,7 @@ import os, pathlib, sys  # imported before the uid changes: the stdlib may be ro
 from erp.errors import LogWriteError
 from erp.store.audit import AuditLog
 log = AuditLog(sys.argv[2])
+log.check_writable()  # once as root, so whatever it imports lazily is loaded before the switch
 os.setgroups([])
 os.setgid(int(sys.argv[1]))
 os.setuid(int(sys.argv[1]))
