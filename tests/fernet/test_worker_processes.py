@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from erp.clock import system_clock
 from erp.fernet import FernetKeyRing
 from erp.fernet.errors import TargetNotFound
-from erp.fernet.reencrypt import reencrypt
+from erp.fernet.reencrypt import reencrypt, runner
 from erp.fernet.reencrypt.claims import RangeClaims
 from erp.fernet.reencrypt.engines import backend_for
 from erp.fernet.reencrypt.jobs import BATCHES
@@ -37,10 +37,17 @@ def test_a_worker_process_without_a_job_exits_quietly() -> None:
     assert (done.returncode, done.stdout) == (0, b"")
 
 
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "fresh-interpreter"])
 def test_two_workers_take_two_columns_one_after_the_other(
-    sqlite_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+    sqlite_table: TableFactory,
+    new_key: KeyFactory,
+    vault: VaultFile,
+    log: AuditLog,
+    monkeypatch: pytest.MonkeyPatch,
+    fork: bool,
 ) -> None:
-    """The same worker process runs both columns' jobs; both end under the new key."""
+    """The same worker process (forked or started) runs both columns' jobs; all re-encrypted."""
+    monkeypatch.setattr(runner, "_can_fork", lambda: fork)
     old, new = new_key(), new_key()
     table = sqlite_table(120, old)
     table.query(f"ALTER TABLE {table.table} ADD COLUMN other TEXT")

@@ -1,32 +1,34 @@
 """A worker process, started by the coordinator; see :mod:`erp.fernet.reencrypt.child`.
 
-It is started before the coordinator's set-up checks (so that its imports overlap them) and
-then runs one job per spec line until its standard input ends; an input that ends before
-any spec (the set-up failed) is a quiet exit.
+It is started before the coordinator's set-up checks and then runs one job per spec line
+until its input ends; an input that ends before any spec (the set-up failed) is a quiet
+exit. Where it can, the coordinator forks it (:func:`serve` on a pair of pipes), so it
+starts with everything imported; otherwise it is ``python -m erp.fernet.reencrypt.process``
+on standard input and output.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import IO, Any
 
 from erp.fernet.reencrypt.child import decode_spec, encode_result
 from erp.fernet.reencrypt.jobs import ChunkResult
 from erp.fernet.reencrypt.worker import run_worker
 
-__all__ = ["main"]
+__all__ = ["main", "serve"]
 
 
-def main() -> int:
-    out = sys.stdout
+def serve(specs: IO[bytes], out: IO[str]) -> int:
+    """Run one job per spec line read from ``specs``, reporting on ``out``; the exit status."""
 
     def progress(result: ChunkResult) -> None:
         out.write(encode_result(result) + "\n")
         out.flush()
 
     try:
-        for line in sys.stdin.buffer:
+        for line in specs:
             if not line.strip():
                 continue
             run_worker(decode_spec(line), progress)
@@ -40,6 +42,10 @@ def main() -> int:
         out.flush()
         return 1
     return 0
+
+
+def main() -> int:
+    return serve(sys.stdin.buffer, sys.stdout)
 
 
 if __name__ == "__main__":

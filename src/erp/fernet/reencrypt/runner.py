@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from erp.clock import Clock, system_clock
 from erp.fernet.errors import WorkerFailed, WrongKeys
@@ -156,30 +157,111 @@ def _report(reporter: Reporter, column: str, result: ChunkResult) -> None:
         reporter.warn(f"unreadable: {column} pk={pk}: no configured key opens it")
 
 
+class _Child:
+    """One worker process: the pipe its specs go down, the pipe its progress comes up."""
+
+    def __init__(
+        self, pid: int, stdin: IO[bytes], stdout_fd: int, popen: subprocess.Popen[bytes] | None
+    ) -> None:
+        self.pid = pid
+        self.stdin = stdin
+        self.stdout_fd = stdout_fd
+        self._popen = popen
+
+    @classmethod
+    def spawn(cls) -> _Child:
+        """A fresh interpreter running ``python -m erp.fernet.reencrypt.process``."""
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "erp.fernet.reencrypt.process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert popen.stdin is not None
+        assert popen.stdout is not None
+        return cls(popen.pid, popen.stdin, popen.stdout.fileno(), popen)
+
+    @classmethod
+    def fork(cls, inherited: list[int]) -> _Child:
+        """A copy of this process (everything already imported) serving specs on pipes.
+
+        ``inherited`` are the other workers' pipe ends, closed in the copy: a worker whose
+        spec pipe stayed open in a sibling would never see its input end.
+        """
+        spec_r, spec_w = os.pipe()
+        out_r, out_w = os.pipe()
+        sys.stdout.flush()  # else the copy would write our buffered output a second time
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns into the coordinator's code
+            code = 1
+            try:
+                for fd in (spec_w, out_r, *inherited):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                from erp.fernet.reencrypt.process import serve
+
+                with os.fdopen(spec_r, "rb") as specs, os.fdopen(out_w, "w") as out:
+                    code = serve(specs, out)
+            finally:
+                os._exit(code)
+        os.close(spec_r)
+        os.close(out_w)
+        return cls(pid, os.fdopen(spec_w, "wb"), out_r, None)
+
+    def terminate(self) -> None:
+        with contextlib.suppress(OSError):
+            if self._popen is not None:
+                self._popen.terminate()
+            else:
+                os.kill(self.pid, signal.SIGTERM)
+
+    def close_input(self) -> None:
+        with contextlib.suppress(OSError):
+            self.stdin.close()
+
+    def wait(self) -> None:
+        """Reap the process, then close its progress pipe."""
+        if self._popen is not None:
+            self._popen.wait()
+            if self._popen.stdout is not None:
+                self._popen.stdout.close()
+            return
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        with contextlib.suppress(OSError):
+            os.close(self.stdout_fd)
+
+
+def _can_fork() -> bool:
+    # A copy of a process with other threads may hold their locks forever: fork only when
+    # the coordinator is alone (the CLI always is), else start fresh interpreters.
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
 class _WorkerPool:
     """The extra worker processes of a multi-worker run, started before the set-up checks.
 
-    A fresh interpreter needs a few hundred milliseconds to import the crypto and database
-    code. The coordinator is itself the first worker, and starts the others first, so they
-    import while it checks the keys, the database and the columns, plans the pass and
-    starts on it; since the workers take ranges as they go (row locks on PostgreSQL, a
-    shared counter on SQLite), a worker that joins late simply takes fewer ranges. Each
-    process then runs one job per spec (every column, every settle round) without starting
-    again.
+    The coordinator is itself the first worker, and starts the others first. Forked, a
+    worker starts with the crypto and database code already imported; a fresh interpreter
+    (when the coordinator has other threads, or cannot fork) needs a few hundred
+    milliseconds for that, and does it while the coordinator checks the keys, the database
+    and the columns, plans the pass and starts on it. Since the workers take ranges as they
+    go (row locks on PostgreSQL, a shared counter on SQLite), a worker that joins late
+    simply takes fewer ranges. Each process then runs one job per spec (every column,
+    every settle round) without starting again.
     """
 
-    def __init__(self, count: int) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
+    def __init__(self, count: int, *, fork: bool | None = None) -> None:
+        self.procs: list[_Child] = []
         self._pending: dict[int, bytes] = {}
+        fork = _can_fork() if fork is None else fork
         try:
             for _ in range(count):
-                self.procs.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "erp.fernet.reencrypt.process"],
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE,
-                    )
-                )
+                if fork:
+                    inherited = [fd for c in self.procs for fd in (c.stdin.fileno(), c.stdout_fd)]
+                    self.procs.append(_Child.fork(inherited))
+                else:
+                    self.procs.append(_Child.spawn())
         except BaseException:
             self.close(stop=True)
             raise
@@ -229,15 +311,13 @@ class _WorkerPool:
     def _send(self, specs: list[WorkerSpec], errors: list[str]) -> dict[int, str]:
         running: dict[int, str] = {}
         for spec, proc in zip(specs, self.procs, strict=True):
-            assert proc.stdin is not None
-            assert proc.stdout is not None
             try:
                 proc.stdin.write(encode_spec(spec))
                 proc.stdin.flush()
             except BrokenPipeError:
                 errors.append(f"{spec.worker}: the worker process exited")
                 continue
-            fd = proc.stdout.fileno()
+            fd = proc.stdout_fd
             self._pending.setdefault(fd, b"")
             running[fd] = spec.worker
         return running
@@ -281,21 +361,16 @@ class _WorkerPool:
 
     def _stop(self) -> None:
         for proc in self.procs:
-            with contextlib.suppress(OSError):
-                proc.terminate()
+            proc.terminate()
 
     def close(self, *, stop: bool = False) -> None:
         """End the workers: an idle worker exits when its input ends; ``stop`` ends them now."""
         for proc in self.procs:
-            with contextlib.suppress(OSError):
-                if proc.stdin is not None:
-                    proc.stdin.close()
+            proc.close_input()
         if stop:
             self._stop()
         for proc in self.procs:
             proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
         self.procs = []
 
 
