@@ -1006,3 +1006,14 @@ def test_log_folder_another_user_owns_is_permission_denied_not_read_only(tmp_pat
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("permission denied creating it in /"), done.stdout
+
+
+def test_new_log_on_a_read_only_file_system_is_named_as_such(
+    log: AuditLog, read_only: ReadOnly
+) -> None:
+    """check_writable for a log not yet created under a read-only mount gives that reason."""
+    log.path.parent.mkdir(parents=True)
+    with read_only(log.path.parent), pytest.raises(LogWriteError) as caught:
+        log.check_writable()
+    assert caught.value.problem == "the file system is read-only"
+    assert not log.path.exists()
