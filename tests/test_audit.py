@@ -250,6 +250,20 @@ def test_torn_last_line_alone_is_one_repairable_problem(
     assert log.verify(_head(vault)).ok
 
 
+def test_torn_line_longer_than_the_tail_window_is_removed_whole(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    """A torn last line over 64 KiB is measured whole: the next rotation removes it, chain ok."""
+    _rotations(vault, log, clock, 2)
+    before = log.path.read_bytes()
+    log.path.write_bytes(before + b'{"seq": 3, "x": "' + b"a" * 70_000)
+    assert log.last_entry() == (json.loads(before.splitlines()[-1]), 70_017)
+    _rotations(vault, log, clock, 1)
+    assert log.path.read_bytes().startswith(before)
+    assert len(_lines(log)) == 3
+    assert log.verify(_head(vault)).ok
+
+
 def test_torn_line_of_the_entry_the_vault_holds_is_exactly_one_problem(
     vault: VaultFile, log: AuditLog, clock: FrozenClock
 ) -> None:

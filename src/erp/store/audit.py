@@ -231,9 +231,13 @@ class AuditLog:
 
     def last_entry(self) -> tuple[dict[str, Any] | None, int]:
         """The last complete entry and how many torn bytes follow it (a killed append)."""
-        tail, _size = self._read_tail()
+        tail, size = self._read_tail()
         if not tail:
             return None, 0
+        if size > len(tail) and tail.count(b"\n") < 2:
+            # the last line (or a torn one) is longer than the tail window: read it all, so a
+            # long torn line is measured whole and the entry before it is found
+            tail = self._read_all()
         torn = 0
         if not tail.endswith(b"\n"):
             cut = tail.rfind(b"\n")
