@@ -234,8 +234,9 @@ class _Child:
 
 def _can_fork() -> bool:
     # A copy of a process with other threads may hold their locks forever: fork only when
-    # the coordinator is alone (the CLI always is), else start fresh interpreters.
-    return hasattr(os, "fork") and threading.active_count() == 1
+    # the coordinator is alone (the CLI always is), else start fresh interpreters. Linux
+    # only: macOS system libraries are not safe to use in a forked copy.
+    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 class _WorkerPool:
