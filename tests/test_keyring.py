@@ -6,6 +6,8 @@ import secrets
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from erp.clock import FrozenClock, to_iso
 from erp.errors import KeyRingError, PolicyViolation, SettingError, WeakSecret
@@ -15,9 +17,11 @@ from erp.jwt.keyring import (
     KeyRing,
     KeyState,
     RotationPolicy,
+    binary_secret,
     check_secret_strength,
     fingerprint,
     generate_secret,
+    key_bytes,
     new_key_id,
     promote,
     prune,
@@ -413,3 +417,14 @@ def test_secret_pasted_into_secret_id_is_not_echoed() -> None:
         KeyRing.from_maps({"a": secret}, secret)
     assert secret not in str(caught.value)
     assert "not shown: is it a secret?" in str(caught.value)
+
+
+@given(st.binary(min_size=1, max_size=512))
+def test_binary_secret_form_is_base64url_and_round_trips(raw: bytes) -> None:
+    """binary_secret writes unpadded base64url (as base64 does) and key_bytes reads it back."""
+    import base64
+
+    text = binary_secret(raw)
+    assert text == "b64:" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    assert key_bytes(text) == raw
+    assert key_bytes(text + "=" * (-len(text[4:]) % 4)) == raw  # padding optional

@@ -254,7 +254,8 @@ def test_ensure_venv_never_touches_a_folder_it_cannot_use(tmp_path: Path) -> Non
 _BUILTIN_SHA256 = any(importlib.util.find_spec(name) for name in ("_sha2", "_sha256"))
 # What the rotation script's start-up must not import: each costs a noticeable share of the
 # 3x `python3 -c pass` budget (typing, dataclasses/inspect, pathlib/urllib, secrets/random,
-# socket, getpass, threading) or belongs to another command (click, cryptography, boto3).
+# socket, getpass, threading, contextlib, base64) or belongs to another command (click,
+# cryptography, boto3).
 _NOT_ON_THE_ROTATION_PATH = (
     "typing",
     "dataclasses",
@@ -266,6 +267,9 @@ _NOT_ON_THE_ROTATION_PATH = (
     "socket",
     "getpass",
     "threading",
+    "contextlib",
+    "base64",
+    "struct",
     "click",
     "cryptography",
     "jwt",

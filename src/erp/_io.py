@@ -18,7 +18,6 @@ name the path and the fix and never include file content.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -177,8 +176,10 @@ def atomic_write_bytes(
                 view = view[written:]
             if owner is not None and (owner[0] != os.geteuid() or owner[1] != os.getegid()):
                 # As root, rewriting the service user's file must leave it the service user's.
-                with contextlib.suppress(PermissionError):
+                try:  # noqa: SIM105 (contextlib is kept off the rotation script's start-up)
                     os.fchown(fd, owner[0], owner[1])
+                except PermissionError:
+                    pass
             os.fchmod(fd, final_mode)
             os.fsync(fd)
         finally:
@@ -186,8 +187,10 @@ def atomic_write_bytes(
         os.replace(tmp, path)
         fsync_dir(folder)
     except OSError as exc:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 (as above)
             os.unlink(tmp)
+        except OSError:
+            pass
         raise FileWriteError(path, what, describe_os_error(exc)) from None
 
 

@@ -36,7 +36,7 @@ def _refuse_constant(name: str) -> Any:
     raise JsonProblem(f"{name} is not JSON")
 
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_STRING = rb'"(?:[^"\\]|\\.)*"'  # compiled (and cached by re) on first use: off start-up
 _SQUARE = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
@@ -52,7 +52,7 @@ def nesting_depth(text: str | bytes, limit: int) -> int:
     data = text.encode() if isinstance(text, str) else text
     if data.count(b"[") + data.count(b"{") <= limit:  # fast path: cannot be deeper
         return 0
-    brackets = _STRING.sub(b"", data).translate(_SQUARE, _NOT_BRACKET)
+    brackets = re.sub(_STRING, b"", data, flags=re.S).translate(_SQUARE, _NOT_BRACKET)
     if b"[" * (limit + 1) in brackets:  # the usual attack: one long run of openings
         return limit + 1
     reduced = brackets

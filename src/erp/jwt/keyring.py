@@ -15,7 +15,6 @@ migration. The algorithm of a new key comes from the policy (``ERP_JWT_ALG``, de
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 from collections.abc import Mapping
@@ -95,10 +94,22 @@ def key_bytes(secret: str) -> bytes:
         if not body or not set(body) <= _B64URL:
             raise ValueError("the text after 'b64:' is not base64url")
         try:
-            return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            padded = (body + "=" * (-len(body) % 4)).encode("ascii").translate(_FROM_URLSAFE)
+            return binascii.a2b_base64(padded)
         except (binascii.Error, ValueError):
             raise ValueError("the text after 'b64:' is not base64url") from None
     return secret.encode()
+
+
+# base64url (RFC 4648 section 5) straight from binascii, as base64.urlsafe_b64encode/decode
+# do it: the base64 module (and struct) is not imported on the rotation script's start-up.
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _urlsafe_b64(raw: bytes) -> str:
+    """Unpadded base64url text of ``raw``."""
+    return binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode()
 
 
 _B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
@@ -106,7 +117,7 @@ _B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 
 def binary_secret(key: bytes) -> str:
     """The stored (``b64:``) form of a binary HMAC key."""
-    return BINARY_PREFIX + base64.urlsafe_b64encode(key).rstrip(b"=").decode()
+    return BINARY_PREFIX + _urlsafe_b64(key)
 
 
 def shown_id(key_id: object, *, quote: bool = True) -> str:
@@ -340,7 +351,7 @@ def read_jwks_max_age(env: Mapping[str, str] | None = None) -> timedelta:
 # itself (random, hmac) is not worth its import on the rotation script's start-up path.
 def generate_secret() -> str:
     """A fresh signing secret: 384 random bits from the OS CSPRNG, URL-safe text."""
-    return base64.urlsafe_b64encode(os.urandom(_SECRET_BYTES)).rstrip(b"=").decode("ascii")
+    return _urlsafe_b64(os.urandom(_SECRET_BYTES))
 
 
 def new_key_id(now: datetime) -> str:

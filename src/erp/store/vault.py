@@ -14,13 +14,12 @@ feature's format.
 from __future__ import annotations
 
 import _thread  # threading.Lock/get_ident themselves, without threading's import cost
-import contextlib
 import json
 import math
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
 from erp import _settings
 from erp._io import atomic_write_bytes, describe_os_error, read_regular_file
@@ -36,6 +35,7 @@ from erp.store._lock import FileLock, LockTimeout
 
 TYPE_CHECKING = False  # no typing import at run time: the rotation script's start-up path
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from pathlib import Path
     from typing import Any
 
@@ -193,9 +193,11 @@ class VaultFile:
                 self._lock = FileLock(self._lock_file, timeout_seconds=self.lock_timeout_seconds)
             return self._lock
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the vault's exclusive lock (a sibling ``.lock`` file) for the block."""
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the vault's exclusive lock (a sibling ``.lock`` file) for the ``with`` block."""
+        return _Held(self)
+
+    def _acquire(self) -> FileLock:
         try:
             os.makedirs(os.path.dirname(self._file) or ".", exist_ok=True)
         except OSError as exc:
@@ -210,10 +212,7 @@ class VaultFile:
             ) from None
         except FileWriteError as exc:
             raise VaultWriteError(self._file, f"its lock file {exc.path}: {exc.problem}") from None
-        try:
-            yield
-        finally:
-            lock.release()
+        return lock
 
     def write(self, doc: dict[str, Any]) -> None:
         """Write ``doc`` atomically (call with the lock held). Bumps the generation."""
@@ -249,19 +248,65 @@ class VaultFile:
         for entry in names:
             if entry.startswith(prefix) and entry.endswith(".tmp") and len(entry) > len(prefix) + 4:
                 stale = os.path.join(folder, entry)
-                with contextlib.suppress(OSError):
+                try:
                     if stat.S_ISREG(os.lstat(stale).st_mode):
                         os.unlink(stale)
+                except OSError:
+                    pass
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[dict[str, Any]]:
-        """Lock, read and validate; yield the document; write it back if the block changed it."""
-        with self.locked():
-            doc = self.read()
-            before = json.dumps(doc, sort_keys=True)
-            yield doc
-            if json.dumps(doc, sort_keys=True) != before:
-                self.write(doc)
+    def transaction(self) -> AbstractContextManager[dict[str, Any]]:
+        """Lock, read and validate; give the document to the ``with`` block; write it back if
+        the block changed it (and raised nothing)."""
+        return _Transaction(self)
+
+
+# Context managers as classes, not @contextlib.contextmanager generators: contextlib is not
+# imported on the rotation script's start-up path.
+class _Held:
+    """``with vault.locked():``: the lock is taken on entry and released on exit."""
+
+    __slots__ = ("_lock", "_vault")
+
+    def __init__(self, vault: VaultFile) -> None:
+        self._vault = vault
+        self._lock: FileLock | None = None
+
+    def __enter__(self) -> None:
+        self._lock = self._vault._acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
+
+
+class _Transaction:
+    """``with vault.transaction() as doc:``: see :meth:`VaultFile.transaction`."""
+
+    __slots__ = ("_before", "_doc", "_held", "_vault")
+
+    def __init__(self, vault: VaultFile) -> None:
+        self._vault = vault
+        self._held = _Held(vault)
+        self._doc: dict[str, Any] = {}
+        self._before = ""
+
+    def __enter__(self) -> dict[str, Any]:
+        self._held.__enter__()
+        try:
+            self._doc = self._vault.read()
+            self._before = json.dumps(self._doc, sort_keys=True)
+        except BaseException:
+            self._held.__exit__()
+            raise
+        return self._doc
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        try:
+            if exc_type is None and json.dumps(self._doc, sort_keys=True) != self._before:
+                self._vault.write(self._doc)
+        finally:
+            self._held.__exit__()
 
 
 class VaultReader:
