@@ -115,3 +115,13 @@ def test_sigkill_two_workers_on_postgres_then_resume(
     """Kills of a two-worker PostgreSQL run (coordinator and workers): claims are released."""
     table = pg_table(1000, new_key())
     _kill_and_resume(table, new_key, tmp_path, 6, 7, 3, 10, "--batch-size", "25", "--workers", "2")
+
+
+@pytest.mark.slow
+def test_sigkill_two_workers_on_sqlite_then_resume(
+    sqlite_table: TableFactory, new_key: KeyFactory, tmp_path: Path
+) -> None:
+    """Kills of a two-worker SQLite run (coordinator, forked worker, shared counter)."""
+    table = sqlite_table(1500, new_key())
+    extra = ("--batch-size", "25", "--workers", "2")
+    _kill_and_resume(table, new_key, tmp_path, 10, 11, 3, 12, *extra)
