@@ -54,6 +54,10 @@ class DatabaseRef:
     @classmethod
     def parse(cls, text: str) -> DatabaseRef:
         """``sqlite:///rel.db``, ``sqlite:////abs.db``, a path, or ``postgresql[+driver]://``."""
+        if not text.strip():
+            raise DatabaseUrlError(
+                "--db (or $ERP_DATABASE_URL) is empty; give a database URL or a SQLite file path"
+            )
         if "://" not in text:
             return cls.sqlite(text)
         scheme, rest = text.split("://", 1)
@@ -112,8 +116,8 @@ class DatabaseRef:
 
             if not Path(self.path).is_file():
                 raise DatabaseNotFound(
-                    f"SQLite database {self.path} does not exist; check --db "
-                    "(it is never created by re-encryption)"
+                    f"SQLite database {_shown_path(self.path)} does not exist; check --db "
+                    "(or $ERP_DATABASE_URL; it is never created by re-encryption)"
                 )
             try:
                 return sqlite3.connect(f"{Path(self.path).as_uri()}?mode=ro", uri=True)
@@ -129,6 +133,16 @@ class DatabaseRef:
                 f"cannot connect to {self.display}: {_scrub(reason, self)}; check --db, "
                 "that the server runs and accepts connections"
             ) from None
+
+
+def _shown_path(path: str) -> str:
+    # A value that is not a URL is taken as a SQLite file name; if that name looks like a key
+    # (a secret pasted into ERP_DATABASE_URL), the message names it by fingerprint only.
+    from erp import _settings
+
+    if _settings.looks_like_secret(Path(path).name):
+        return f"{_settings.fingerprinted(path)} (is a secret in --db or $ERP_DATABASE_URL?)"
+    return path
 
 
 _MAX_CONFIG_BYTES = 1024 * 1024  # a list of column names; anything larger is a mistake
