@@ -5,8 +5,10 @@ as :class:`~erp.fernet.reencrypt.sizing.BatchSizer` asks for (about a quarter se
 crypto, more while commits are slow, less while another writer waits). Each range is
 still marked done in the transaction that rewrites it.
 
-On PostgreSQL a worker keeps two connections and overlaps the database round trips of one
-batch (claim, read, COPY, UPDATE, commit, in an I/O thread) with the crypto of the next.
+On PostgreSQL a worker keeps three connections, each with its own I/O thread, and takes
+them in turn: the database round trips of one batch (claim, read, COPY, UPDATE, commit)
+overlap the crypto of the next, and the read of batch k+1 never waits for the write of
+batch k-1 (with two connections it shared one, and the crypto waited for both).
 On SQLite the rows are written from the main thread (the driver would hand the GIL back
 and forth for every row of an ``executemany`` in a thread), the next batch is read before
 the write lock is taken, and only the ``COMMIT`` (one call that waits for ``fsync``
@@ -16,6 +18,7 @@ without the GIL) runs in a thread, overlapping the next batch's crypto.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -112,6 +115,7 @@ class _Worker:
         self.before_write = before_write
         self.clock = clock
         self.total = ChunkResult()
+        self._learning = threading.Lock()  # the pipeline's I/O threads report in turn
 
     def _rotated(self, rows: Rows) -> tuple[Updates, ChunkResult]:
         # A token stamped in the future (beyond the skew) is refused, not carried forward.
@@ -242,24 +246,29 @@ class _Worker:
                 session.abort()  # the claims are released; the ranges are taken again later
                 return
             raise
-        self._learn(results, crypto, commit, contended)
+        with self._learning:
+            self._learn(results, crypto, commit, contended)
 
     def run_pipelined(self) -> ChunkResult:
+        lanes = 3  # batch k on connection k % 3: read k+1, crypto k and write k-1 overlap
         sessions = [
             self.backend.session(self.job, self.spec.worker, None, self.spec.claims)
-            for _ in range(2)
+            for _ in range(lanes)
         ]
 
         def read_next(session: Session, wanted: int) -> tuple[Session, list[Part]] | None:
             parts = self._take(session, wanted)
             return (session, parts) if parts else None
 
-        # One I/O thread runs its tasks in order: the read of batch k+1 is queued behind
-        # the write of batch k-1, which used the same connection.
-        io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="erp-reencrypt-io")
+        # One I/O thread per connection runs that connection's tasks in order: the read of
+        # batch k+3 waits for the write of batch k, which used the same connection.
+        ios = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"erp-reencrypt-io{lane}")
+            for lane in range(lanes)
+        ]
         writes: deque[Future[None]] = deque()
         try:
-            pending = io.submit(read_next, sessions[0], self.sizer.next_rows())
+            pending = ios[0].submit(read_next, sessions[0], self.sizer.next_rows())
             turn = 0
             while True:
                 item = pending.result()
@@ -269,19 +278,25 @@ class _Worker:
                     break
                 self._alive()
                 session, parts = item
+                lane = turn % lanes
                 turn += 1
-                pending = io.submit(read_next, sessions[turn % 2], self.sizer.next_rows())
+                following = turn % lanes
+                pending = ios[following].submit(
+                    read_next, sessions[following], self.sizer.next_rows()
+                )
                 prepared, crypto = self._prepare(parts)
-                writes.append(io.submit(self._write_batch, session, prepared, crypto))
+                writes.append(ios[lane].submit(self._write_batch, session, prepared, crypto))
             while writes:
                 writes.popleft().result()
         except BaseException:
-            io.shutdown(wait=True, cancel_futures=True)
+            for io in ios:
+                io.shutdown(wait=True, cancel_futures=True)
             for session in sessions:
                 session.abort()
             raise
         finally:
-            io.shutdown(wait=True)
+            for io in ios:
+                io.shutdown(wait=True)
             for session in sessions:
                 session.close()
         return self.total
