@@ -20,11 +20,6 @@ from erp.scan.detectors import DETECTORS
 from .conftest import call_argument_plants, plants
 
 
-def _armour(edge: str) -> str:
-    """A PEM armour line for a private key, made at run time."""
-    return f"-----{edge} PRIVATE KEY-----"
-
-
 def hits(content: str, name: str = "example.py") -> list[tuple[str, int, str]]:
     """(detector slug, line, secret) of every non-example match."""
     return [
@@ -294,8 +289,8 @@ LOOK_ALIKES: dict[str, Callable[[], str]] = {
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     ),
-    "pem header in code": lambda: f'if text.startswith("{_armour("BEGIN")}"):\n    ...',
-    "pem placeholder": lambda: f"{_armour('BEGIN')}\n...\n{_armour('END')}",
+    "pem header in code": lambda: f'if text.startswith("{testing.pem_armour("BEGIN")}"):\n    ...',
+    "pem placeholder": lambda: f"{testing.pem_armour('BEGIN')}\n...\n{testing.pem_armour('END')}",
     "43-char token without padding": lambda: f'state = "{secrets.token_urlsafe(32)}"',
     "documentation arn": lambda: "role_arn: arn:aws:iam::123456789012:role/deploy",
     "documentation arn 2": lambda: "arn:aws:sns:us-east-1:111122223333:alerts",
@@ -303,9 +298,9 @@ LOOK_ALIKES: dict[str, Callable[[], str]] = {
     "bucket arn": lambda: '"Resource": "arn:aws:s3:::erp-artifacts/*"',
     "managed policy arn": lambda: "arn:aws:iam::aws:policy/SecretsManagerReadWrite",
     "templated arn": lambda: "!Sub arn:${AWS::Partition}:iam::${AWS::AccountId}:role/rotation",
-    "aws documentation key id": lambda: "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+    "aws documentation key id": lambda: f"aws_access_key_id = {testing.documented_access_key_id()}",
     "aws documentation secret": lambda: (
-        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+        f"aws_secret_access_key = {testing.documented_secret_access_key()}"
     ),
     "placeholder key id": lambda: "AWS_ACCESS_KEY_ID=AKIAXXXXXXXXXXXXXXXX",
     "key id inside a word": lambda: f"X{testing.access_key_id()}Y",
@@ -349,7 +344,8 @@ def test_look_alike_is_not_reported(name: str) -> None:
 def test_documentation_examples_are_counted_as_suppressed() -> None:
     """AWS documentation keys and accounts are suppressed by the stated rule, and counted."""
     content = (
-        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\nrole = arn:aws:iam::123456789012:role/admin\n"
+        f"aws_access_key_id = {testing.documented_access_key_id()}\n"
+        "role = arn:aws:iam::123456789012:role/admin\n"
     )
     report = scan_bytes(content.encode(), "README.md")
     assert (report.findings, report.suppressed["example"]) == ([], 2)

@@ -129,9 +129,10 @@ def _pem_body(size: int) -> str:
     "content",
     [
         # privatekey.go: one long body line (an OpenSSH key under a PKCS#8 label) ...
-        "-----BEGIN PRIVATE KEY-----\n{one_line}\n-----END PRIVATE KEY-----",
+        f"{testing.pem_armour('BEGIN')}\n{{one_line}}\n{testing.pem_armour('END')}",
         # ... and a short RSA key with "==" padding and a trailing newline.
-        "-----BEGIN RSA PRIVATE KEY-----\n{padded}\n-----END RSA PRIVATE KEY-----\n",
+        f"{testing.pem_armour('BEGIN', 'RSA PRIVATE KEY')}\n{{padded}}\n"
+        f"{testing.pem_armour('END', 'RSA PRIVATE KEY')}\n",
     ],
 )
 def test_gitleaks_private_key_true_positives(content: str) -> None:

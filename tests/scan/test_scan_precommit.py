@@ -79,7 +79,8 @@ def test_clean_commit_passes(hooked: Repo) -> None:
     )
     hooked.write(
         "docs/aws.md",
-        "Assume `arn:aws:iam::123456789012:role/deploy` with the key `AKIAIOSFODNN7EXAMPLE`.\n",
+        "Assume `arn:aws:iam::123456789012:role/deploy` with the key "
+        f"`{testing.documented_access_key_id()}`.\n",
     )
     done = hooked.commit("src/aws.py", "docs/aws.md")
     assert done.returncode == 0, done.stdout + done.stderr

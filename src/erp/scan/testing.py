@@ -24,10 +24,13 @@ __all__ = [
     "access_key_id",
     "aws_account",
     "aws_arn",
+    "documented_access_key_id",
+    "documented_secret_access_key",
     "fernet_key",
     "jwt_secret",
     "make",
     "pagerduty_routing_key",
+    "pem_armour",
     "private_key_pem",
     "secret_access_key",
     "slack_webhook_url",
@@ -92,6 +95,24 @@ def secret_access_key(rng: random.Random | None = None) -> str:
             return value
 
 
+def documented_access_key_id() -> str:
+    """The access key id AWS's documentation prints as its example (the scanner suppresses it).
+
+    Put together at run time, like every value here, so that no file holds it.
+    """
+    return "AKIA" + "IOSFODNN7" + "EXAMPLE"
+
+
+def documented_secret_access_key() -> str:
+    """The secret access key AWS's documentation prints beside that key id."""
+    return "/".join(("wJalrXUtnFEMI", "K7MDENG", "bPxRfiCY" + "EXAMPLEKEY"))
+
+
+def pem_armour(edge: str, label: str = "PRIVATE KEY") -> str:
+    """A PEM armour line: five dashes, ``edge`` (BEGIN or END) and ``label``, five dashes."""
+    return f"-----{edge} {label}-----"
+
+
 def private_key_pem(rng: random.Random | None = None, label: str | None = None) -> str:
     """A PEM private-key block (random body of a realistic size; not a parseable key)."""
     chooser = rng or _SYSTEM
@@ -99,7 +120,7 @@ def private_key_pem(rng: random.Random | None = None, label: str | None = None) 
     size = {"EC PRIVATE KEY": 121, "OPENSSH PRIVATE KEY": 399}.get(label, 1190)
     body = base64.b64encode(_bytes(rng, size)).decode()
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----"]) + "\n"
+    return "\n".join([pem_armour("BEGIN", label), *lines, pem_armour("END", label)]) + "\n"
 
 
 def pagerduty_routing_key(rng: random.Random | None = None) -> str:
