@@ -6,9 +6,9 @@ The public API is re-exported here lazily, so ``import erp`` stays cheap:
 
 from __future__ import annotations
 
+from erp._lazy import lazy_exports
+
 TYPE_CHECKING = False  # typing is not imported at run time: ``import erp`` must stay cheap
-if TYPE_CHECKING:
-    from typing import Any
 
 __version__ = "0.1.0"
 
@@ -67,12 +67,4 @@ if TYPE_CHECKING:
     from erp.security import TokenService, issue_token, verify_token
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'erp' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

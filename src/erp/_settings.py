@@ -3,7 +3,7 @@
 Every ``ERP_*`` number, duration, choice or flag goes through these readers, so a malformed
 value gets the same one-sentence :class:`~erp.errors.SettingError` everywhere: it names the
 variable, what is wrong and the accepted range, and never echoes a value that could be a
-secret pasted into the wrong variable (long values are described by their length only).
+secret pasted into the wrong variable (long values are named by length and fingerprint).
 ``NaN``, infinities and values outside the stated range are refused, never clamped.
 """
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Env",
-    "described",
     "fingerprinted",
     "looks_like_secret",
     "read_bool",
@@ -246,11 +245,6 @@ def fingerprinted(value: str) -> str:
     return f"(a {len(value)}-character value {fingerprint(value)}, not shown)"
 
 
-def described(value: str) -> str:
-    """A value in a message: itself if short and plain (``'nan'``), else only its fingerprint."""
-    return shown(value)
-
-
 def read_pattern(
     name: str, pattern: str, expect: str, default: str | None = None, *, env: Env | None = None
 ) -> str | None:
@@ -268,7 +262,7 @@ def read_pattern(
             name, f"is {fingerprinted(raw)}, which looks like a secret", f"set it to {expect}"
         )
     if re.fullmatch(pattern, raw) is None:
-        raise SettingError(name, f"is {described(raw)}, not {expect}", f"set it to {expect}")
+        raise SettingError(name, f"is {shown(raw)}, not {expect}", f"set it to {expect}")
     return raw
 
 
@@ -329,5 +323,5 @@ def read_url(
     if problem is not None:
         wanted = " or ".join(f"{s}://" for s in schemes)
         fix = f"set it to a URL starting with {wanted} and a host name, without credentials"
-        raise SettingError(name, f"is {described(raw)}, which {problem}", fix)
+        raise SettingError(name, f"is {shown(raw)}, which {problem}", fix)
     return raw

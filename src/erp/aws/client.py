@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from erp._settings import (
-    described,
     fingerprinted,
     looks_like_secret,
     read_float,
@@ -30,6 +29,7 @@ from erp._settings import (
     read_pattern,
     read_text,
     read_url,
+    shown,
     url_problem,
 )
 from erp.aws.errors import (
@@ -193,7 +193,7 @@ def check_secret_id(secret_id: str, where: str = "ERP_AWS_SECRET_ID or --secret-
         )
     if _SECRET_NAME.fullmatch(text) is None and _SECRET_ARN.fullmatch(text) is None:
         raise AwsConfigError(
-            f"the AWS secret id {described(text)} is neither a Secrets Manager name (letters, "
+            f"the AWS secret id {shown(text)} is neither a Secrets Manager name (letters, "
             f"digits and /_+=.@-, at most 512) nor a secret ARN; set {where} to one"
         )
     return text
@@ -219,9 +219,8 @@ def _session(settings: AwsSettings) -> Any:
     except botocore.exceptions.ProfileNotFound as exc:
         # boto3 reads AWS_PROFILE itself when no profile is given, blank values included
         profile = str(exc.kwargs.get("profile", settings.profile))
-        named = fingerprinted(profile) if looks_like_secret(profile) else described(profile)
         raise AwsConfigError(
-            f"AWS profile {named} is not in your AWS config; fix AWS_PROFILE or --profile"
+            f"AWS profile {shown(profile)} is not in your AWS config; fix AWS_PROFILE or --profile"
         ) from None
 
 
@@ -231,7 +230,7 @@ def _checked_settings(settings: AwsSettings) -> None:
         problem = url_problem(settings.endpoint_url)
         if problem is not None:
             raise AwsConfigError(
-                f"the Secrets Manager endpoint URL {described(settings.endpoint_url)} (from "
+                f"the Secrets Manager endpoint URL {shown(settings.endpoint_url)} (from "
                 f"{_ENDPOINT_SOURCES}) {problem}; give an https:// or http:// URL with a host"
             )
     if settings.region is not None and re.fullmatch(REGION_PATTERN, settings.region) is None:
@@ -242,7 +241,7 @@ def _checked_settings(settings: AwsSettings) -> None:
 
 
 def _region_text(region: str) -> str:
-    return described(region)
+    return shown(region)
 
 
 def _checked_session(settings: AwsSettings, secret_id: str | None) -> tuple[Any, str]:

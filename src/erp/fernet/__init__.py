@@ -10,9 +10,9 @@ transitions in :mod:`erp.fernet.lifecycle`, applied to the vault by
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from erp._lazy import lazy_exports
 from erp.fernet.errors import (
     FernetKeyError,
     FernetTokenExpired,
@@ -79,10 +79,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'erp.fernet' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)

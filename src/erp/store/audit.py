@@ -53,7 +53,7 @@ _NOFOLLOW = (
 
 def default_log_path() -> Path:
     """``$ERP_ROTATION_LOG`` if set, else ``logs/jwt_rotation.log`` in the working directory."""
-    return _settings.read_path("ERP_ROTATION_LOG", DEFAULT_ROTATION_LOG)
+    return AuditLog().path  # the default is decided in one place: AuditLog()
 
 
 def default_actor() -> str:

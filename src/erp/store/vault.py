@@ -74,7 +74,7 @@ def register_entry_check(check: EntryCheck) -> None:
 
 def default_vault_path() -> Path:
     """``$ERP_VAULT_FILE`` if set, else ``jwt_secrets.json`` in the working directory."""
-    return _settings.read_path("ERP_VAULT_FILE", DEFAULT_VAULT_FILE)
+    return VaultFile().path  # the default is decided in one place: VaultFile()
 
 
 def _generation(path: str, meta: Mapping[str, Any]) -> int:

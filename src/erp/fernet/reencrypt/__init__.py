@@ -12,10 +12,11 @@ working sooner.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
+
+from erp._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from erp.fernet.errors import DatabaseNotFound, DatabaseUnavailable, TargetNotFound, WrongKeys
@@ -94,13 +95,7 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:
