@@ -6,6 +6,7 @@ Kept apart from :mod:`erp.fernet.keys` because it leans on helpers private to
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable
 
@@ -34,12 +35,23 @@ class Rotator:
     Those helpers are private to ``cryptography``, so the path is self-tested at
     construction against the public API and replaced by a public-API equivalent (about 15 %
     slower) if they ever change.
+
+    It also tries first the key that opened the previous token: in a re-encryption pass
+    nearly every value is under the same old key, and ``MultiFernet`` would check (and
+    fail) the primary's HMAC on each of them first, about a fifth of the work. The order
+    cannot change the answer: a token's HMAC verifies under one signing key only, so which
+    key opens it does not depend on the order they are tried in. The hint is used only when
+    every key of the ring has its own signing key (a ring where two keys share one, which
+    ``generate_key`` never makes, is tried in ring order, exactly as ``MultiFernet`` does).
     """
 
     def __init__(self, ring: FernetKeyRing, *, not_after: int | None = None) -> None:
         self.ring = ring
         self._fernets = [k.fernet for k in ring.keys]
         self._multi = ring.multi
+        signing = {base64.urlsafe_b64decode(k.key)[:16] for k in ring.keys}
+        self._hinted = len(signing) == len(ring.keys)
+        self._hint = 0  # index of the key that opened the last token
         self.fast = self._self_test()
         self.not_after: int | None = None
         self.set_now(not_after)
@@ -73,17 +85,28 @@ class Rotator:
         except (InvalidToken, ValueError):
             raise self._no_key() from None
         fernets = self._fernets
-        for index, fernet in enumerate(fernets):
-            try:
-                plaintext = fernet._decrypt_data(data, timestamp, None)
-            except InvalidToken:
-                continue
-            if self.not_after is not None and timestamp > self.not_after:
-                raise self._future(timestamp)
-            if index == 0:
-                return None
-            return fernets[0]._encrypt_from_parts(plaintext, timestamp, os.urandom(16))
-        raise self._no_key()
+        hint = self._hint
+        try:
+            plaintext = fernets[hint]._decrypt_data(data, timestamp, None)
+            index = hint
+        except InvalidToken:
+            for index, fernet in enumerate(fernets):
+                if index == hint:
+                    continue
+                try:
+                    plaintext = fernet._decrypt_data(data, timestamp, None)
+                except InvalidToken:
+                    continue
+                if self._hinted:
+                    self._hint = index
+                break
+            else:
+                raise self._no_key() from None
+        if self.not_after is not None and timestamp > self.not_after:
+            raise self._future(timestamp)
+        if index == 0:
+            return None
+        return fernets[0]._encrypt_from_parts(plaintext, timestamp, os.urandom(16))
 
     def _rotate_public(self, token: str | bytes) -> bytes | None:
         try:
