@@ -35,10 +35,14 @@ from erp.fernet.reencrypt.jobs import (
 )
 from erp.fernet.reencrypt.targets import DatabaseRef, Target
 
-__all__ = ["Backend", "Fix", "Session"]
+__all__ = ["Backend", "Fix", "Rows", "Session", "Updates"]
 
 Fix = Callable[[Any], Any]
 """Re-rotates a value found changed at write time: new value, ``None`` (already primary)."""
+Rows = list[tuple[Any, Any]]
+"""(pk, value) as read."""
+Updates = list[tuple[Any, Any, Any]]
+"""(pk, value read, value to write) of the rows a chunk rewrites."""
 
 _TABLES = (
     f"CREATE TABLE IF NOT EXISTS {JOBS} ("
@@ -71,17 +75,29 @@ class Session(ABC):
     def next_range(self) -> Range | None:
         """The next range to work on (claimed, on PostgreSQL), or ``None`` when none is left."""
 
-    def read(self, rng: Range, after: Any, limit: int) -> list[tuple[Any, Any]]:
+    def read(self, rng: Range, after: Any, limit: int) -> Rows:
         sql = self.backend.select_sql(self.target, rng, after is not None, limit)
         params = [p for p in (rng.lo, rng.hi, after) if p is not None]
         cur = self.conn.cursor()
         cur.execute(sql, params)
-        rows: list[tuple[Any, Any]] = cur.fetchall()
+        rows: Rows = cur.fetchall()
         return rows
 
     def share(self, wanted_rows: int) -> int:
         """How many of ``wanted_rows`` to take now (fewer near the end of a shared pass)."""
         return wanted_rows
+
+    def take(self, wanted_rows: int, limit: int) -> list[tuple[Range, Rows]]:
+        """Ranges and their first ``limit`` rows until they hold ``wanted_rows`` (at least
+        one range; none when the pass has nothing left for this session)."""
+        parts: list[tuple[Range, Rows]] = []
+        held = 0
+        wanted_rows = self.share(wanted_rows)
+        while held < wanted_rows and (rng := self.next_range()) is not None:
+            rows = self.read(rng, None, limit)
+            parts.append((rng, rows))
+            held += max(len(rows), 1)
+        return parts
 
     def begin(self) -> None:  # noqa: B027 - PostgreSQL's transaction opened with its claim
         """Open the write transaction of a batch (several ranges may go into it)."""
@@ -90,7 +106,7 @@ class Session(ABC):
     def write(
         self,
         rng: Range,
-        updates: list[tuple[Any, Any, Any]],
+        updates: Updates,
         result: ChunkResult,
         fix: Fix,
         *,
@@ -99,6 +115,13 @@ class Session(ABC):
     ) -> None:
         """Compare-and-swap ``updates`` (pk, old, new) in the open transaction; on ``last``
         also mark ``rng`` done there. Nothing is committed until :meth:`commit`."""
+
+    def write_ranges(
+        self, done: list[tuple[Range, Updates, ChunkResult]], fix: Fix, now: datetime
+    ) -> None:
+        """:meth:`write` each range of ``done`` as its last chunk (an engine may batch them)."""
+        for rng, updates, result in done:
+            self.write(rng, updates, result, fix, last=True, now=now)
 
     def commit(self) -> None:
         """Commit the batch: its rows and the ranges marked done become durable together."""

@@ -29,7 +29,7 @@ from typing import Any
 from erp.clock import Clock, system_clock
 from erp.fernet.errors import NoKeyOpens, TimestampInFuture
 from erp.fernet.keys import FernetKeyRing
-from erp.fernet.reencrypt.backend import Session
+from erp.fernet.reencrypt.backend import Rows, Session, Updates
 from erp.fernet.reencrypt.engines import backend_for
 from erp.fernet.reencrypt.jobs import ChunkResult, Job, Range
 from erp.fernet.reencrypt.sizing import BatchSizer, sizer_from_env
@@ -41,8 +41,6 @@ Progress = Callable[[ChunkResult], None]
 BeforeWrite = Callable[[Target, list[tuple[Any, Any]]], None]
 """Test seam: called with the rows read, after the crypto and before the write."""
 
-Rows = list[tuple[Any, Any]]
-Updates = list[tuple[Any, Any, Any]]
 Part = tuple[Range, Rows]
 Prepared = tuple[Range, Rows, Updates, ChunkResult]
 
@@ -132,14 +130,7 @@ class _Worker:
 
     def _take(self, session: Session, wanted_rows: int) -> list[Part]:
         """Claim and read ranges until they hold ``wanted_rows`` (at least one range)."""
-        parts: list[Part] = []
-        held = 0
-        wanted_rows = session.share(wanted_rows)
-        while held < wanted_rows and (rng := session.next_range()) is not None:
-            rows = session.read(rng, None, self.limit)
-            parts.append((rng, rows))
-            held += max(len(rows), 1)
-        return parts
+        return session.take(wanted_rows, self.limit)
 
     def _prepare(self, parts: list[Part]) -> tuple[list[Prepared], float]:
         """The crypto of a batch, and how long it took."""
@@ -158,11 +149,21 @@ class _Worker:
             for _rng, rows, _updates, _result in prepared:
                 self.before_write(self.job.target, rows)
         session.begin()
+        now = self.clock()
+        whole = [
+            (rng, updates, result)
+            for rng, rows, updates, result in prepared
+            if len(rows) < self.limit
+        ]
+        session.write_ranges(whole, self.fix, now)
+        results.extend(result for _rng, _updates, result in whole)
         for rng, first_rows, first_updates, first_result in prepared:
+            if len(first_rows) < self.limit:
+                continue
             rows, updates, result = first_rows, first_updates, first_result
             while True:
                 last = len(rows) < self.limit
-                session.write(rng, updates, result, self.fix, last=last, now=self.clock())
+                session.write(rng, updates, result, self.fix, last=last, now=now)
                 results.append(result)
                 if last:
                     break
