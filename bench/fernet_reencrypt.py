@@ -789,11 +789,11 @@ def main(argv: list[str] | None = None) -> int:
                         args.batch_size,
                         segment,
                     )
-                passes[f"{engine} 1 worker"] = timed(f"{engine} 1 worker", 1)
                 passes[f"{engine} 1 worker, busy disk"] = timed(
                     f"{engine} 1 worker, busy disk", 1, tmp
                 )
                 raw2.append(raw_rate_two_processes(keys[-1], first))
+                passes[f"{engine} 1 worker"] = timed(f"{engine} 1 worker", 1)
                 # Two workers against one, in pairs run back to back (the host's speed
                 # drifts within seconds): the pass before each two-worker pass is its pair.
                 for pair in range(pairs):

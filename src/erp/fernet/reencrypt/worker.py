@@ -6,9 +6,10 @@ crypto, more while commits are slow, less while another writer waits). Each rang
 still marked done in the transaction that rewrites it.
 
 On PostgreSQL a worker keeps three connections, each with its own I/O thread, and takes
-them in turn: the database round trips of one batch (claim, read, COPY, UPDATE, commit)
-overlap the crypto of the next, and the read of batch k+1 never waits for the write of
-batch k-1 (with two connections it shared one, and the crypto waited for both).
+them in turn: the database round trips of one batch (claim, reads, COPY, UPDATE, marks,
+contention check, commit: seven, whatever its ranges) overlap the crypto of the next, and
+the read of batch k+1 never waits for the write of batch k-1 (with two connections it
+shared one, and the crypto waited for both).
 On SQLite the rows are written from the main thread (the driver would hand the GIL back
 and forth for every row of an ``executemany`` in a thread), the next batch is read before
 the write lock is taken, and only the ``COMMIT`` (one call that waits for ``fsync``
@@ -141,8 +142,9 @@ class _Worker:
     def _write(self, session: Session, prepared: list[Prepared]) -> list[ChunkResult]:
         """Open the batch's transaction and write every range of it.
 
-        A range that grew past the read cap while we worked is continued chunk by chunk in
-        the same transaction, and marked done with its last chunk.
+        The ranges read whole are written together (on PostgreSQL in one statement). A
+        range that grew past the read cap while we worked is continued chunk by chunk in the
+        same transaction, and marked done with its last chunk.
         """
         results: list[ChunkResult] = []
         if self.before_write is not None:  # before the write lock, as an application would
