@@ -82,3 +82,68 @@ def test_postgres_session_sees_an_application_write_it_blocks(
 
 def _same(value: Any) -> Any:
     return value
+
+
+def test_sqlite_session_does_not_wait_when_asked_to_try(
+    sqlite_table: TableFactory, new_key: KeyFactory
+) -> None:
+    """try_begin answers at once while another writer holds the file; begin still waits."""
+    table = sqlite_table(40, new_key())
+    ref = DatabaseRef.parse(table.db)
+    backend = backend_for(ref)
+    target = resolve_targets(ref, table.columns)[0]
+    job = backend.plan(target, "sha256:0000000000000000", 20, datetime.now(UTC))
+    session = backend.session(job, "test", None)
+    other = sqlite3.connect(table.dsn, isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # a sibling worker in the middle of its commit
+        started = time.monotonic()
+        assert session.try_begin() is False
+        assert time.monotonic() - started < 1.0  # no busy wait (the timeout is 120 s)
+        waited = threading.Timer(0.2, lambda: other.execute("COMMIT"))
+        waited.start()
+        session.begin()  # the busy timeout is back: this waits for the other writer
+        waited.join()
+        session.commit()
+        assert session.try_begin() is True
+        session.commit()
+    finally:
+        session.abort()
+        session.close()
+        other.close()
+
+
+def test_two_sqlite_workers_behind_a_held_lock_lose_nothing(
+    sqlite_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    """A writer holding the file when a worker would write: it rotates ahead, then writes."""
+    old, new = new_key(), new_key()
+    table = sqlite_table(600, old)
+    holder = sqlite3.connect(table.dsn, isolation_level=None, check_same_thread=False)
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+
+    def hold_once(target: Any, rows: list[tuple[Any, Any]]) -> None:
+        if not release.is_alive() and not release.finished.is_set():
+            holder.execute("BEGIN IMMEDIATE")  # the first batch finds the file locked
+            release.start()
+
+    try:
+        report = reencrypt(
+            table.db,
+            table.columns,
+            FernetKeyRing.from_keys(new, [old]),
+            batch_size=50,
+            workers=1,
+            vault=vault,
+            log=log,
+            before_write=hold_once,
+        )
+    finally:
+        if release.is_alive():
+            release.join()
+        holder.close()
+    assert report.ok
+    assert release.finished.is_set()
+    assert report.columns[0].totals.rotated == 600
+    assert table.under_only(new) == []
+    assert table.checksum(FernetKeyRing.from_keys(new)) == table.expected_checksum()

@@ -102,6 +102,11 @@ class Session(ABC):
     def begin(self) -> None:  # noqa: B027 - PostgreSQL's transaction opened with its claim
         """Open the write transaction of a batch (several ranges may go into it)."""
 
+    def try_begin(self) -> bool:
+        """:meth:`begin` if no other writer holds the database now; ``False`` if one does."""
+        self.begin()
+        return True
+
     @abstractmethod
     def write(
         self,

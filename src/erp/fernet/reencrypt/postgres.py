@@ -149,6 +149,7 @@ class PostgresSession(Session):
     def _swap(
         self, cur: Any, done: list[tuple[Range, Updates, ChunkResult]], updates: Updates, fix: Fix
     ) -> None:
+        """COPY the rows out, compare-and-swap them all, and redo the rows that changed."""
         if self._tmp_used:
             cur.execute(f"DELETE FROM {self._tmp}")
         self._tmp_used = True

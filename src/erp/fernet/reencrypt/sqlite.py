@@ -83,6 +83,19 @@ class SqliteSession(Session):
         self.conn.execute("BEGIN IMMEDIATE")
         self.lock_wait_seconds = time.perf_counter() - started
 
+    def try_begin(self) -> bool:
+        self.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            return False
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_SECONDS * 1000)}")
+        self.lock_wait_seconds = 0.0
+        return True
+
     def write(
         self,
         rng: Range,

@@ -129,28 +129,30 @@ class _Worker:
         self.total.add(result)
         self.progress(result)
 
-    def _take(self, session: Session, wanted_rows: int) -> list[Part]:
-        """Claim and read ranges until they hold ``wanted_rows`` (at least one range)."""
-        return session.take(wanted_rows, self.limit)
-
     def _prepare(self, parts: list[Part]) -> tuple[list[Prepared], float]:
         """The crypto of a batch, and how long it took."""
         started = time.perf_counter()
         prepared = [(rng, rows, *self._rotated(rows)) for rng, rows in parts]
         return prepared, time.perf_counter() - started
 
-    def _write(self, session: Session, prepared: list[Prepared]) -> list[ChunkResult]:
-        """Open the batch's transaction and write every range of it.
+    def _announce(self, prepared: list[Prepared]) -> None:
+        """The test seam, before the write lock is asked for (as an application would)."""
+        if self.before_write is not None:
+            for _rng, rows, _updates, _result in prepared:
+                self.before_write(self.job.target, rows)
+
+    def _write(
+        self, session: Session, prepared: list[Prepared], *, began: bool = False
+    ) -> list[ChunkResult]:
+        """Open the batch's transaction (unless ``began``) and write every range of it.
 
         The ranges read whole are written together (on PostgreSQL in one statement). A
         range that grew past the read cap while we worked is continued chunk by chunk in the
         same transaction, and marked done with its last chunk.
         """
         results: list[ChunkResult] = []
-        if self.before_write is not None:  # before the write lock, as an application would
-            for _rng, rows, _updates, _result in prepared:
-                self.before_write(self.job.target, rows)
-        session.begin()
+        if not began:
+            session.begin()
         now = self.clock()
         whole = [
             (rng, updates, result)
@@ -192,8 +194,11 @@ class _Worker:
 
         Where a claim is only a place in this worker's own list (SQLite), the next batch is
         read between two write transactions and the ``COMMIT`` runs in a thread while the
-        next batch's crypto runs. Where claims are row locks that end with the transaction
-        (PostgreSQL without the pipeline), each batch commits before the next is claimed.
+        next batch's crypto runs; when another writer holds the database at write time, the
+        next batch's crypto runs first and both go into one transaction (two batches at
+        most), so a worker does not sit idle behind a sibling's commit. Where claims are row
+        locks that end with the transaction (PostgreSQL without the pipeline), each batch
+        commits before the next is claimed.
         """
         session = self.backend.session(
             self.job, self.spec.worker, self.spec.partition, self.spec.claims
@@ -203,22 +208,31 @@ class _Worker:
         committing: Future[float] | None = None
         done: tuple[list[ChunkResult], float, bool] = ([], 0.0, False)
         try:
-            parts = self._take(session, self.sizer.next_rows())
+            parts = session.take(self.sizer.next_rows(), self.limit)
             while parts:
                 self._alive()
                 prepared, crypto = self._prepare(parts)
                 if committing is not None:
                     self._learn(done[0], done[1], committing.result(), done[2])
                     committing = None
-                ahead = self._take(session, self.sizer.next_rows()) if overlap else []
+                ahead = session.take(self.sizer.next_rows(), self.limit) if overlap else []
+                self._announce(prepared)
+                began = overlap and session.try_begin()
+                if overlap and not began and ahead:
+                    # Another writer (a sibling worker, say) holds the database: rather than
+                    # wait for it, rotate the next batch too and write both in one go.
+                    more, more_crypto = self._prepare(ahead)
+                    self._announce(more)
+                    prepared, crypto = prepared + more, crypto + more_crypto
+                    ahead = session.take(self.sizer.next_rows(), self.limit)
                 try:
-                    results = self._write(session, prepared)
+                    results = self._write(session, prepared, began=began)
                     contended = session.contended()
                 except Exception as exc:
                     if not self.backend.transient(exc):
                         raise
                     session.abort()  # the claims are released; the ranges are taken again
-                    parts = ahead or self._take(session, self.sizer.next_rows())
+                    parts = ahead or session.take(self.sizer.next_rows(), self.limit)
                     continue
                 if overlap:
                     committing = io.submit(self._timed_commit, session)
@@ -226,7 +240,7 @@ class _Worker:
                     parts = ahead
                 else:
                     self._learn(results, crypto, self._timed_commit(session), contended)
-                    parts = self._take(session, self.sizer.next_rows())
+                    parts = session.take(self.sizer.next_rows(), self.limit)
             if committing is not None:
                 self._learn(done[0], done[1], committing.result(), done[2])
         except BaseException:
@@ -241,6 +255,7 @@ class _Worker:
     def _write_batch(self, session: Session, prepared: list[Prepared], crypto: float) -> None:
         """Write and commit one batch (in the I/O thread); a transient error drops it."""
         try:
+            self._announce(prepared)
             results = self._write(session, prepared)
             contended = session.contended()
             commit = self._timed_commit(session)
@@ -260,7 +275,7 @@ class _Worker:
         ]
 
         def read_next(session: Session, wanted: int) -> tuple[Session, list[Part]] | None:
-            parts = self._take(session, wanted)
+            parts = session.take(wanted, self.limit)
             return (session, parts) if parts else None
 
         # One I/O thread per connection runs that connection's tasks in order: the read of
