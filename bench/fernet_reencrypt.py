@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
@@ -751,33 +752,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(engine, flush=True)
                 keys = [first]
 
-                def timed(
-                    label: str,
-                    workers: int,
-                    busy: Path | None = None,
-                    *,
-                    run: tuple[str, list[str], int | None, str | None] = (
-                        db,
-                        keys,
-                        server,
-                        maintenance,
-                    ),
-                ) -> Pass:
-                    """One pass of this engine; the run's arguments bound now, not later."""
-                    db_, keys_, server_, maintenance_ = run
-                    return measured_pass(
-                        label,
-                        db_,
-                        keys_,
-                        workers,
-                        tmp,
-                        server_,
-                        args.batch_size,
-                        segment,
-                        maintenance_,
-                        busy_folder=busy,
-                    )
-
+                timed = functools.partial(
+                    measured_pass,
+                    db=db,
+                    keys=keys,
+                    tmp=tmp,
+                    postmaster=server,
+                    batch_size=args.batch_size,
+                    segment_seconds=segment,
+                    pg_url=maintenance,
+                )
                 if engine == "SQLite":
                     passes["SQLite 1 worker, small"] = measured_pass(
                         "SQLite 1 worker, small",
@@ -790,19 +774,21 @@ def main(argv: list[str] | None = None) -> int:
                         segment,
                     )
                 passes[f"{engine} 1 worker, busy disk"] = timed(
-                    f"{engine} 1 worker, busy disk", 1, tmp
+                    f"{engine} 1 worker, busy disk", workers=1, busy_folder=tmp
                 )
                 raw2.append(raw_rate_two_processes(keys[-1], first))
-                passes[f"{engine} 1 worker"] = timed(f"{engine} 1 worker", 1)
+                passes[f"{engine} 1 worker"] = timed(f"{engine} 1 worker", workers=1)
                 # Two workers against one, in pairs run back to back (the host's speed
                 # drifts within seconds): the pass before each two-worker pass is its pair.
                 for pair in range(pairs):
                     one = (
                         passes[f"{engine} 1 worker"]
                         if pair == 0
-                        else timed(f"{engine} 1 worker (pair {pair + 1})", 1)
+                        else timed(f"{engine} 1 worker (pair {pair + 1})", workers=1)
                     )
-                    two = timed(f"{engine} 2 workers" + (f" (pair {pair + 1})" if pair else ""), 2)
+                    two = timed(
+                        f"{engine} 2 workers" + (f" (pair {pair + 1})" if pair else ""), workers=2
+                    )
                     scaling.setdefault(engine, []).append((one, two))
                 passes[f"{engine} 2 workers"] = scaling[engine][0][1]
                 raw2.append(raw_rate_two_processes(keys[-1], first))
