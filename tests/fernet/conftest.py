@@ -71,6 +71,10 @@ class EncryptedTable:
     def put(self, pk: int, value: str | None) -> None:
         self.query(f"UPDATE {self.table} SET {self.column} = ? WHERE id = ?", (value, pk))  # noqa: S608
 
+    def put_new(self, pk: int, value: str | None) -> None:
+        """Insert a row (an application adding data during the pass)."""
+        self.query(f"INSERT INTO {self.table} (id, {self.column}) VALUES (?, ?)", (pk, value))  # noqa: S608
+
     def checksum(self, ring: FernetKeyRing) -> str:
         """SHA-256 over every (pk, plaintext) as ``ring`` opens them."""
         digest = hashlib.sha256()

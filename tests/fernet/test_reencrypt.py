@@ -238,3 +238,42 @@ def test_values_needing_escapes_are_rewritten_too(
     assert report.ok
     assert table.under_only(new) == []
     assert table.checksum(FernetKeyRing.from_keys(new)) == table.expected_checksum()
+
+
+def test_a_range_that_grew_past_the_read_cap_is_finished_in_its_batch(
+    any_table: TableFactory,
+    new_key: KeyFactory,
+    vault: VaultFile,
+    log: AuditLog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows inserted into the open last range after planning: it is read in chunks and
+    finished in the same transaction as the whole ranges batched with it."""
+    monkeypatch.setenv("ERP_FERNET_TARGET_BATCH_SECONDS", "60")  # batches double each time
+    old, new = new_key(), new_key()
+    table = any_table(200, old)  # ten ranges of 20: batches of 1, 2, 4 and 3 ranges
+    ring = FernetKeyRing.from_keys(new, [old])
+    inserted = False
+
+    def grow_the_last_range(target: Any, rows: list[tuple[Any, Any]]) -> None:
+        nonlocal inserted
+        if not inserted:
+            inserted = True
+            fernet = Fernet(old)
+            for pk in range(1_000, 1_100):  # 100 rows: past the cap of 2 x 20
+                table.put_new(pk, fernet.encrypt(b"late").decode())
+                table.plain[pk] = b"late"
+
+    report = reencrypt(
+        table.db,
+        table.columns,
+        ring,
+        batch_size=20,
+        vault=vault,
+        log=log,
+        before_write=grow_the_last_range,
+    )
+    assert report.ok
+    assert report.columns[0].totals.rotated == 300
+    assert table.under_only(new) == []
+    assert table.checksum(FernetKeyRing.from_keys(new)) == table.expected_checksum()
