@@ -21,7 +21,9 @@ from erp.store.vault import VaultFile
 
 from .conftest import KeyFactory
 
-CASES = {
+Case = tuple[str, str, Callable[[int], Any], bool]
+
+CASES: dict[str, Case] = {
     "uuid key, bytea value": ("uuid", "bytea", lambda i: uuid.UUID(int=i * 7919), True),
     "text key, varchar value": ("text", "varchar(200)", lambda i: f"user-{i:05d}", False),
     "integer key, text value": ("integer", "text", lambda i: i, False),
@@ -64,6 +66,6 @@ def test_keys_and_values_of_other_types_move_to_the_primary(
     assert report.columns[0].totals.rotated == 180
     opened: Callable[[Any], bytes] = Fernet(new).decrypt
     with psycopg.connect(pg_database) as conn:
-        stored = dict(conn.execute("SELECT id, secret FROM vals").fetchall())
+        stored: dict[Any, Any] = dict(conn.execute("SELECT id, secret FROM vals").fetchall())
     # Decimal("1.00") == 1 and hashes alike, so the numeric keys compare as they are
     assert {pk: opened(bytes(v) if binary else v) for pk, v in stored.items()} == plain
