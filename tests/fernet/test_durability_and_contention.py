@@ -13,13 +13,14 @@ import pytest
 
 from erp.fernet import FernetKeyRing
 from erp.fernet.reencrypt import reencrypt
+from erp.fernet.reencrypt.backend import Session
 from erp.fernet.reencrypt.engines import backend_for
 from erp.fernet.reencrypt.jobs import ChunkResult
 from erp.fernet.reencrypt.targets import DatabaseRef, resolve_targets
 from erp.store.audit import AuditLog
 from erp.store.vault import VaultFile
 
-from .conftest import KeyFactory, TableFactory
+from .conftest import EncryptedTable, KeyFactory, TableFactory
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
@@ -46,11 +47,7 @@ def test_postgres_session_sees_an_application_write_it_blocks(
 ) -> None:
     """An application UPDATE waiting for a row the batch holds counts as contention."""
     table = pg_table(40, new_key())
-    ref = DatabaseRef.parse(table.db)
-    backend = backend_for(ref)
-    target = resolve_targets(ref, table.columns)[0]
-    job = backend.plan(target, "sha256:0000000000000000", 20, datetime.now(UTC))
-    session = backend.session(job, "test", None)
+    session = _session(table)
     released = threading.Event()
     try:
         rng = session.next_range()
@@ -84,16 +81,21 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _session(table: EncryptedTable) -> Session:
+    """A worker's session on a freshly planned pass over ``table`` (ranges of 20 rows)."""
+    ref = DatabaseRef.parse(table.db)
+    backend = backend_for(ref)
+    target = resolve_targets(ref, table.columns)[0]
+    job = backend.plan(target, "sha256:0000000000000000", 20, datetime.now(UTC))
+    return backend.session(job, "test", None)
+
+
 def test_sqlite_session_does_not_wait_when_asked_to_try(
     sqlite_table: TableFactory, new_key: KeyFactory
 ) -> None:
     """try_begin answers at once while another writer holds the file; begin still waits."""
     table = sqlite_table(40, new_key())
-    ref = DatabaseRef.parse(table.db)
-    backend = backend_for(ref)
-    target = resolve_targets(ref, table.columns)[0]
-    job = backend.plan(target, "sha256:0000000000000000", 20, datetime.now(UTC))
-    session = backend.session(job, "test", None)
+    session = _session(table)
     other = sqlite3.connect(table.dsn, isolation_level=None, check_same_thread=False)
     try:
         other.execute("BEGIN IMMEDIATE")  # a sibling worker in the middle of its commit

@@ -3,6 +3,7 @@ timestamps kept, unreadable rows reported and left alone, checkpoints resumed, w
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -155,17 +156,7 @@ def test_rows_added_outside_the_planned_span_are_covered(
     old, new = new_key(), new_key()
     table = sqlite_table(60, old)
     ring = FernetKeyRing.from_keys(new, [old])
-    inserted = False
-
-    def insert_outside(target: Any, rows: list[tuple[Any, Any]]) -> None:
-        nonlocal inserted
-        if not inserted:
-            inserted = True
-            for pk in (10_000, 20_000):
-                token = Fernet(old).encrypt(b"late").decode()
-                table.query("INSERT INTO secrets (id, secret) VALUES (?, ?)", (pk, token))
-                table.plain[pk] = b"late"
-
+    insert_outside = _inserts_once(table, old, (10_000, 20_000))
     reencrypt(
         table.db,
         table.columns,
@@ -253,17 +244,7 @@ def test_a_range_that_grew_past_the_read_cap_is_finished_in_its_batch(
     old, new = new_key(), new_key()
     table = any_table(200, old)  # ten ranges of 20: batches of 1, 2, 4 and 3 ranges
     ring = FernetKeyRing.from_keys(new, [old])
-    inserted = False
-
-    def grow_the_last_range(target: Any, rows: list[tuple[Any, Any]]) -> None:
-        nonlocal inserted
-        if not inserted:
-            inserted = True
-            fernet = Fernet(old)
-            for pk in range(1_000, 1_100):  # 100 rows: past the cap of 2 x 20
-                table.put_new(pk, fernet.encrypt(b"late").decode())
-                table.plain[pk] = b"late"
-
+    grow_the_last_range = _inserts_once(table, old, range(1_000, 1_100))  # past 2 x 20
     report = reencrypt(
         table.db,
         table.columns,
@@ -277,3 +258,20 @@ def test_a_range_that_grew_past_the_read_cap_is_finished_in_its_batch(
     assert report.columns[0].totals.rotated == 300
     assert table.under_only(new) == []
     assert table.checksum(FernetKeyRing.from_keys(new)) == table.expected_checksum()
+
+
+def _inserts_once(
+    table: EncryptedTable, key: str, pks: Iterable[int]
+) -> Callable[[Any, list[tuple[Any, Any]]], None]:
+    """A ``before_write`` hook: the first time it runs, an application inserts ``pks``."""
+    done = False
+
+    def insert(target: Any, rows: list[tuple[Any, Any]]) -> None:
+        nonlocal done
+        if not done:
+            done = True
+            for pk in pks:
+                table.put_new(pk, Fernet(key).encrypt(b"late").decode())
+                table.plain[pk] = b"late"
+
+    return insert

@@ -302,7 +302,7 @@ LOOK_ALIKES: dict[str, Callable[[], str]] = {
     "aws documentation secret": lambda: (
         f"aws_secret_access_key = {testing.documented_secret_access_key()}"
     ),
-    "placeholder key id": lambda: "AWS_ACCESS_KEY_ID=AKIAXXXXXXXXXXXXXXXX",
+    "placeholder key id": lambda: "AWS_ACCESS_KEY_ID=AKIA" + "X" * 16,
     "key id inside a word": lambda: f"X{testing.access_key_id()}Y",
     "hex secret_key": lambda: f'secret_key = "{os.urandom(20).hex()}"',
     "secret key read from env": lambda: 'aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"]',
