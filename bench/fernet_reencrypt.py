@@ -283,6 +283,13 @@ class Pass:
     other_cores: float = 0.0  # CPU used by other programs while the pass ran
     raw_around: list[float] = field(default_factory=list)
     disk_fsyncs_per_second: float = 0.0  # the busy-disk writer's pace, 0 when quiet
+    # CPU seconds a row took on the whole machine (workers, server, anything else; not the
+    # benchmark's own raw samples) from the first progress line to the last
+    steady_cpu_per_row: float = 0.0
+
+    def ceiling(self, cores: int) -> float:
+        """The rows/s this host's cores allow at this pass's CPU cost per row."""
+        return cores / self.steady_cpu_per_row if self.steady_cpu_per_row else 0.0
 
     @property
     def raw(self) -> float:
@@ -347,7 +354,8 @@ def run_pass(
         args += ["--batch-size", str(batch_size)]
     ticks = os.sysconf("SC_CLK_TCK")
     done = [0]
-    marks: list[tuple[float, int]] = []  # (when, rows done) of every progress line
+    # (when, rows done, machine CPU jiffies, this process's CPU s) at every progress line
+    marks: list[tuple[float, int, int, float]] = []
     pauses: list[tuple[float, float]] = []
     usage: dict[str, Any] = {}
 
@@ -356,7 +364,7 @@ def run_pass(
             match = PROGRESS.search(line)
             if match:
                 done[0] = int(match.group(1).replace(b",", b""))
-                marks.append((time.perf_counter(), done[0]))
+                marks.append((time.perf_counter(), done[0], _busy_jiffies(), _own_cpu_seconds()))
             elif line.startswith(b"RUSAGE "):
                 usage.update(json.loads(line[7:]))
 
@@ -401,9 +409,11 @@ def run_pass(
     result.rows = summary["rows_this_run"]
     result.rate = result.rows / running
     if len(marks) >= 2 and marks[-1][1] > marks[0][1]:
-        (t0, r0), (t1, r1) = marks[0], marks[-1]
+        (t0, r0, cpu0, own0), (t1, r1, cpu1, own1) = marks[0], marks[-1]
         stopped = sum(max(0.0, min(b, t1) - max(a, t0)) for a, b in pauses)
         result.steady_rate = (r1 - r0) / max(t1 - t0 - stopped, 1e-9)
+        # the raw samples taken during the pauses ran in this process: not the pass's
+        result.steady_cpu_per_row = max((cpu1 - cpu0) / ticks - (own1 - own0), 0.0) / (r1 - r0)
     result.peak_rss_mib = usage["maxrss_kib"] / 1024
     result.client_cpu_seconds = usage["cpu_seconds"]
     result.server_cpu_seconds = server / ticks
@@ -610,6 +620,21 @@ def _scaling(pairs: list[tuple[Pass, Pass]], raw_two: float) -> tuple[str, float
         f"over the raw limit beside each {statistics.median(adjusted):.2f}x; whole pass "
         f"{statistics.median(whole):.2f}x; raw 2 processes {raw_two:.2f}x)"
     )
+    # What the host's cores allow: two workers cannot go faster than all its cores spent
+    # at their CPU cost per row (workers and, for a local server, the server's share).
+    cores = os.cpu_count() or 1
+    ceilings = [
+        min(float(two.workers), two.ceiling(cores) / one.steady_rate)
+        for one, two in pairs
+        if two.steady_cpu_per_row and one.steady_rate
+    ]
+    if ceilings:
+        ceiling = statistics.median(ceilings)
+        cpu = statistics.median(two.steady_cpu_per_row for _one, two in pairs) * 1e6
+        text += (
+            f"; this host's CPU ceiling for it {ceiling:.2f}x ({cores} cores, {cpu:.0f} us of "
+            f"CPU a row with 2 workers; measured = {scaled / ceiling:.0%} of the ceiling)"
+        )
     return text, scaled
 
 
@@ -688,7 +713,11 @@ def report(
         "over the CLI's whole run (interpreter start, imports, checks, planning, worker "
         "start-up and the end included), over the raw limit. 2 workers: their steady "
         "rate over that of the 1-worker pass run right before them, median over the pairs "
-        "(the host's speed drifts within seconds; back-to-back passes share it best)."
+        "(the host's speed drifts within seconds; back-to-back passes share it best). "
+        "CPU ceiling: the machine's CPU time per row between the 2-worker pass's first and "
+        "last progress lines (the benchmark's own samples excluded), so all cores at that "
+        "cost over the 1-worker rate, at most 2x: where the server shares the workers' "
+        "cores its CPU is in that cost."
     )
 
 
