@@ -160,10 +160,10 @@ class PostgresSession(Session):
             else:
                 for row in updates:
                     copy.write_row(row)
-        lows = [rng.lo for rng, _ups, _result in done]
-        highs = [rng.hi for rng, _ups, _result in done]
-        lo = None if None in lows else min(lows)
-        hi = None if None in highs else max(highs)
+        # The span in the server's order of the key (its collation, not Python's): ranges
+        # were numbered along it when the pass was planned.
+        ranges = sorted((rng for rng, _ups, _result in done), key=lambda rng: rng.seq)
+        lo, hi = ranges[0].lo, ranges[-1].hi
         cur.execute(
             self._cas[(lo is not None, hi is not None)], [b for b in (lo, hi) if b is not None]
         )
