@@ -66,9 +66,12 @@ def test_keys_and_values_of_other_types_move_to_the_primary(
         token = fernet.encrypt(plain[pk])
         rows.append((pk, token if binary else token.decode()))
     with psycopg.connect(pg_database) as conn:
-        if "icu" in key_type and not conn.execute(
-            "SELECT 1 FROM pg_collation WHERE collname = 'en-x-icu'"
-        ).fetchone():
+        if (
+            "icu" in key_type
+            and not conn.execute(
+                "SELECT 1 FROM pg_collation WHERE collname = 'en-x-icu'"
+            ).fetchone()
+        ):
             pytest.skip("this PostgreSQL was built without ICU")
         conn.execute(f"CREATE TABLE vals (id {key_type} PRIMARY KEY, secret {value_type})")
         with conn.cursor() as cur:
