@@ -75,16 +75,32 @@ def nesting_depth(text: str | bytes, limit: int) -> int:
     return deepest
 
 
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json keeps the last of a repeated name without a word: a vault written by hand with
+    # one key id twice would lose a secret at the next rewrite. Refused, names not shown
+    # (a map written the wrong way round has secrets for names).
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise JsonProblem("a name appears twice in one object (each may appear once)")
+    return result
+
+
 # built once: json.loads(..., parse_constant=...) would build a decoder on every call
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_unique_members)
+_BOM = "\ufeff"
 
 
 def loads_object(text: str | bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
-    """The JSON object in ``text`` (bytes must be UTF-8); :class:`JsonProblem` if it is not one."""
+    """The JSON object in ``text`` (bytes must be UTF-8); :class:`JsonProblem` if it is not one.
+
+    A name repeated within one object is refused; a leading byte order mark (as some Windows
+    editors write) is ignored, as RFC 8259 section 8.1 allows.
+    """
     if nesting_depth(text, max_depth) > max_depth:
         raise JsonProblem(f"nested more than {max_depth} levels deep")
     try:
-        value = _DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
+        decoded = text.decode("utf-8") if isinstance(text, bytes) else text
+        value = _DECODER.decode(decoded.removeprefix(_BOM))
     except UnicodeDecodeError:
         raise JsonProblem("not UTF-8 text") from None
     except json.JSONDecodeError as exc:

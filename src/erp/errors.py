@@ -118,12 +118,17 @@ class SecretNotFound(ConfigError, KeyError):
 class VaultCorrupt(ConfigError):
     """The vault file exists but cannot be used; it is left untouched."""
 
-    def __init__(self, path: Path | str, problem: str) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        problem: str,
+        fix: str = "restore it from backup or fix it by hand",
+    ) -> None:
         self.path = _as_path(path)
         self.problem = problem
         super().__init__(
-            f"vault file {self.path} is unusable: {problem}. "
-            "It was not modified; restore it from backup or fix it by hand, then retry."
+            f"vault file {self.path} is unusable: {problem}. It was not modified; {fix}, "
+            "then retry."
         )
 
 

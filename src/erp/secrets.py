@@ -62,7 +62,15 @@ class EnvSource:
         self._environ = os.environ if environ is None else environ
 
     def lookup(self, name: str) -> str | None:
-        return self._environ.get(name)
+        """The variable without surrounding whitespace; ``None`` when unset or blank.
+
+        A blank ``JWT_SECRET_ID=`` (an unfilled template) must not hide the vault's value,
+        and ``"k1\n"`` (``$(cat id.txt)``) means ``k1``.
+        """
+        value = self._environ.get(name)
+        if value is None:
+            return None
+        return value.strip() or None
 
     def describe(self) -> str:
         return "environment variables"
@@ -237,7 +245,16 @@ def load_jwt_ring(resolver: SecretResolver | None = None) -> KeyRing:
         else f"JWT_SECRETS in {source.describe()}"
     )
     active = resolver.find("JWT_SECRET_ID")
-    metadata: Any = None
     if isinstance(source, VaultSource):
-        metadata = source.document().get(KEYS)
-    return ring_from_json_text(raw, active[0] if active else None, metadata, source=source_name)
+        # one snapshot of the file for all three names: a rewrite landing between separate
+        # reads would pair one version's map with another's active id
+        doc = source.document()
+        secrets_map = doc.get("JWT_SECRETS")
+        if isinstance(secrets_map, dict):
+            active_id = (
+                doc.get("JWT_SECRET_ID") if active is None or active[1] is source else active[0]
+            )
+            return KeyRing.from_maps(
+                secrets_map, active_id, doc.get(KEYS) or {}, source=source_name
+            )
+    return ring_from_json_text(raw, active[0] if active else None, None, source=source_name)

@@ -414,6 +414,14 @@ def test_signed_payload_with_spare_bits_set_is_refused() -> None:
         _verify(token)
 
 
+def test_claims_nested_32_levels_are_read() -> None:
+    """The limit is the documented one: 32 levels of objects are claims like any other."""
+    claims = decode_claims(b'{"a":' * 31 + b'{"b":1}' + b"}" * 31)
+    for _ in range(31):
+        claims = claims["a"]
+    assert claims == {"b": 1}
+
+
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
@@ -428,7 +436,9 @@ def test_signed_payload_with_spare_bits_set_is_refused() -> None:
         (b'{"sub":"a"} x', "not JSON"),
         (b"[1]", "not a JSON object"),
         (b'"x"', "not a JSON object"),
-        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested at most 32"),
+        # docs/security.md: claims nested at most 32 levels, though 33 would parse
+        (b'{"a":' * 33 + b"1" + b"}" * 33, "nested at most 32"),
     ],
 )
 def test_signed_payload_that_is_not_a_strict_json_object_is_refused(

@@ -62,6 +62,7 @@ MAX_HEADER_SEGMENT_BYTES: Final = 8 * 1024
 about 80 characters, and this bounds the work done before the signature is checked."""
 
 MAX_HEADER_DEPTH: Final = 4
+MAX_CLAIMS_DEPTH: Final = 32  # docs/security.md: claims nested at most 32 levels
 """A JOSE header is flat; an embedded ``jwk`` object or an ``x5c`` list adds one level."""
 
 _CACHE_ENTRIES: Final = 256
@@ -144,6 +145,20 @@ class _Header(NamedTuple):
 
 
 def _parse_header(segment: bytes) -> _Header:
+    fields = header_fields(segment)
+    alg = fields.get("alg")
+    digest = HMAC_DIGESTS.get(alg) if isinstance(alg, str) else None
+    if alg is None or digest is None:
+        raise InvalidToken("token algorithm is not allowed")
+    return _Header(MappingProxyType(fields), alg, fields.get("kid"), digest)
+
+
+def header_fields(segment: bytes) -> dict[str, Any]:
+    """The JOSE header of a compact token's first ``segment``, read by the rules of both
+    verify paths (HMAC and key pairs): bounded size and depth, no repeated member, no
+    non-finite number, ``kid`` a string when present (null too is refused), no ``crit`` or
+    ``b64``. The caller checks ``alg`` against what it allows. :class:`InvalidToken`.
+    """
     if len(segment) > MAX_HEADER_SEGMENT_BYTES:
         # name the likelier attack when its start shows it; the scan is bounded by the cap
         try:
@@ -171,18 +186,13 @@ def _parse_header(segment: bytes) -> _Header:
         raise InvalidToken("token header is not base64url-encoded JSON") from None
     if not isinstance(fields, dict):
         raise InvalidToken("token header is not a JSON object")
-    alg = fields.get("alg")
-    digest = HMAC_DIGESTS.get(alg) if isinstance(alg, str) else None
-    if alg is None or digest is None:
-        raise InvalidToken("token algorithm is not allowed")
-    kid = fields.get("kid")
-    if "kid" in fields and not isinstance(kid, str):  # null too: absent and null differ
+    if "kid" in fields and not isinstance(fields["kid"], str):  # null too: absent and null differ
         raise InvalidToken("token kid header must be a string")
     if "crit" in fields:
         raise InvalidToken("token header has 'crit': no critical extension is understood here")
     if "b64" in fields:
         raise InvalidToken("token header has 'b64': unencoded payloads are not accepted")
-    return _Header(MappingProxyType(fields), alg, kid, digest)
+    return fields
 
 
 class CompactVerifier:
@@ -292,7 +302,12 @@ def decode_claims(payload: bytes) -> dict[str, Any]:
     """The claims object of a verified ``payload``: strict UTF-8 JSON, no NaN or Infinity.
 
     Numbers beyond double range read as infinities, for the claims checks to refuse by name.
+    Nested at most :data:`MAX_CLAIMS_DEPTH` levels, checked before parsing (no recursion).
     """
+    if nesting_depth(payload, MAX_CLAIMS_DEPTH) > MAX_CLAIMS_DEPTH:
+        raise InvalidToken(
+            f"token payload is not a JSON object nested at most {MAX_CLAIMS_DEPTH} deep"
+        )
     try:
         claims = _PAYLOAD_DECODER.decode(payload.decode("utf-8"))
     except (ValueError, RecursionError):

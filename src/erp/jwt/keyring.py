@@ -18,7 +18,7 @@ from __future__ import annotations
 import binascii
 import os
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from erp import _settings
@@ -73,6 +73,10 @@ KEY_ALGORITHMS = ("HS256", "EdDSA", "ES256", "RS256")
 _MIN_DISTINCT_CHARS = 8
 _SECRET_BYTES = 48  # 384 bits of randomness, 64 url-safe characters
 _MAX_SECRET_BYTES = 4096  # HMAC hashes longer keys first; anything this long is a mistake
+# timestamps a key may carry: anything outside is a typo (and near datetime's limits the
+# policy's arithmetic would overflow)
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 _MAX_SHOWN_ID = 31  # shorter than any accepted secret, so an id shown can never be one
 
 
@@ -124,9 +128,14 @@ def shown_id(key_id: object, *, quote: bool = True) -> str:
     """How a key id may appear in a message: itself if short, else only its fingerprint.
 
     A map written the wrong way round (``{"<secret>": "k1"}``) has secrets where ids belong;
-    an id of 32 characters or more could be one, so it is named by fingerprint.
+    an id of 32 bytes or more could be one (secrets are judged in UTF-8 bytes: eleven CJK
+    characters can be a secret), so it is named by fingerprint.
     """
-    if isinstance(key_id, str) and len(key_id) <= _MAX_SHOWN_ID and key_id.isprintable():
+    if (
+        isinstance(key_id, str)
+        and key_id.isprintable()
+        and len(key_id.encode("utf-8", "surrogatepass")) <= _MAX_SHOWN_ID
+    ):
         return repr(key_id) if quote else key_id
     text = key_id if isinstance(key_id, str) else repr(key_id)
     return f"(id {fingerprint(text)}, not shown: is it a secret?)"
@@ -512,18 +521,29 @@ class KeyRing(Record):
                 f"{reversed_hint} (ids: {ids}); set JWT_SECRET_ID to one of those ids"
             )
         metadata = metadata or {}
+        # where JWT_KEYS came from, for its messages: the same document as JWT_SECRETS
+        meta_in = (
+            source.split("JWT_SECRETS", 1)[1] if "JWT_SECRETS" in source else f" (beside {source})"
+        )
         keys: list[Key] = []
         for key_id, secret in secrets_map.items():
             if not isinstance(key_id, str) or not key_id:
-                raise KeyRingError(f"{source} has an empty or non-string key id")
+                raise KeyRingError(
+                    f"{source} has an empty or non-string key id; give every key a "
+                    'non-empty name such as "k1"'
+                )
             where = f"{source}[{shown_id(key_id)}]"
             if check_strength:
                 check_secret_strength(secret, where)
             elif not isinstance(secret, str):
                 raise KeyRingError(f"{where} is not a string")
             meta = metadata.get(key_id, {})
+            entry = f"JWT_KEYS[{shown_id(key_id)}]{meta_in}"
             if not isinstance(meta, Mapping):
-                raise KeyRingError(f"JWT_KEYS[{shown_id(key_id)}] is not a JSON object")
+                raise KeyRingError(
+                    f"{entry} is not a JSON object; restore the file from its backup or "
+                    "remove that entry (its key then counts as retiring)"
+                )
             try:
                 times = {
                     name: from_iso(str(meta[name]))
@@ -532,8 +552,15 @@ class KeyRing(Record):
                 }
             except (ValueError, OverflowError):
                 raise KeyRingError(
-                    f"JWT_KEYS[{shown_id(key_id)}] has a bad timestamp (not ISO 8601 with a zone)"
+                    f"{entry} has a bad timestamp (not ISO 8601 with a zone); write it as "
+                    "2026-01-31T12:00:00Z or remove it"
                 ) from None
+            if any(not _EARLIEST <= t < _LATEST for t in times.values()):
+                # a date near datetime's limits overflows the policy's arithmetic later
+                raise KeyRingError(
+                    f"{entry} has a timestamp outside {_EARLIEST.year}-{_LATEST.year - 1}; "
+                    "correct it (write the real date) or remove it"
+                )
             if key_id == active_id:
                 state = KeyState.ACTIVE
                 times.pop("deactivated_at", None)
@@ -543,7 +570,8 @@ class KeyRing(Record):
                     state = KeyState(raw)
                 except ValueError:
                     raise KeyRingError(
-                        f"JWT_KEYS[{shown_id(key_id)}] has unknown state {shown_id(raw)}"
+                        f"{entry} has unknown state {shown_id(raw)}; use one of "
+                        + ", ".join(repr(s.value) for s in KeyState)
                     ) from None
                 if state is KeyState.ACTIVE:  # JWT_SECRET_ID wins: the runbook's flip
                     state = KeyState.RETIRING

@@ -127,7 +127,6 @@ class VaultFile:
             if path is not None
             else _settings.read_file_name("ERP_VAULT_FILE", DEFAULT_VAULT_FILE)
         )
-        self._lock_file = self._file + ".lock"
         self.lock_timeout_seconds = lock_timeout_seconds
         self._lock: FileLock | None = None
         self._lock_guard = _thread.allocate_lock()
@@ -141,10 +140,24 @@ class VaultFile:
 
     @property
     def lock_path(self) -> Path:
-        """The sibling lock file (``<vault>.lock``)."""
+        """The sibling lock file (``<vault>.lock``, beside the link's target for a link)."""
         from pathlib import Path
 
-        return Path(self._lock_file)
+        return Path(self._real() + ".lock")
+
+    def _real(self) -> str:
+        """Where writes go: a symbolic link's target, else the path itself.
+
+        A deploy that links ``jwt_secrets.json`` to a shared copy must find the rotation in
+        that copy, with the link still in place; and a writer naming the target directly
+        must take the same lock. Reads follow the link anyway.
+        """
+        try:
+            if stat.S_ISLNK(os.lstat(self._file).st_mode):
+                return os.path.realpath(self._file)
+        except OSError:
+            pass
+        return self._file
 
     def __fspath__(self) -> str:
         return self._file
@@ -181,8 +194,13 @@ class VaultFile:
         """The parsed file, or ``{}`` when it does not exist. Raises :class:`VaultCorrupt`."""
         try:
             raw = read_regular_file(self._file, what="vault file", max_bytes=MAX_VAULT_BYTES)
-        except FileReadError as exc:
-            raise VaultCorrupt(self._file, exc.problem) from None
+        except FileReadError as exc:  # unreadable, not damaged: the fix is the setting or mode
+            raise VaultCorrupt(
+                self._file,
+                exc.problem,
+                "point ERP_VAULT_FILE at a regular file this user can read (or fix its "
+                "permissions)",
+            ) from None
         if raw is None:
             return {}
         return _parse(self._file, raw)
@@ -190,7 +208,9 @@ class VaultFile:
     def _file_lock(self) -> FileLock:
         with self._lock_guard:
             if self._lock is None:
-                self._lock = FileLock(self._lock_file, timeout_seconds=self.lock_timeout_seconds)
+                self._lock = FileLock(
+                    self._real() + ".lock", timeout_seconds=self.lock_timeout_seconds
+                )
             return self._lock
 
     def locked(self) -> AbstractContextManager[None]:
@@ -199,7 +219,7 @@ class VaultFile:
 
     def _acquire(self) -> FileLock:
         try:
-            os.makedirs(os.path.dirname(self._file) or ".", exist_ok=True)
+            os.makedirs(os.path.dirname(self._real()) or ".", exist_ok=True)
         except OSError as exc:
             raise VaultWriteError(self._file, describe_os_error(exc)) from None
         lock = self._file_lock()
@@ -231,7 +251,7 @@ class VaultFile:
             raise VaultWriteError(self._file, "a value is NaN or infinite") from None
         self._drop_stale_temp_files()
         try:
-            atomic_write_bytes(self._file, (text + "\n").encode(), mode=0o600, what="vault file")
+            atomic_write_bytes(self._real(), (text + "\n").encode(), mode=0o600, what="vault file")
         except FileWriteError as exc:
             raise VaultWriteError(self._file, exc.problem) from None
         doc[META_KEY] = meta
@@ -239,7 +259,7 @@ class VaultFile:
     def _drop_stale_temp_files(self) -> None:
         # With the lock held, any temp file of ours (.<name>.<pid>.<random>.tmp, see
         # atomic_write_bytes) is a killed writer's (0600, secrets): drop it. Links are left.
-        folder, name = os.path.split(self._file)
+        folder, name = os.path.split(self._real())
         prefix = f".{name}."
         try:
             names = os.listdir(folder or ".")
