@@ -27,6 +27,7 @@ from erp._settings import looks_like_secret
 from erp.errors import ConfigError, ErpError, KeyRingError, SettingError
 from erp.jwt.keyring import RotationPolicy, generate_secret
 from erp.jwt.rotation import rotate_key
+from erp.jwt.tokens import _read_max_token_bytes
 from erp.secrets import EnvSource, SecretResolver, load_jwt_ring
 from erp.security import TokenService
 from erp.store.audit import AuditLog, default_actor
@@ -74,6 +75,20 @@ def test_malformed_number_setting_is_one_sentence_naming_it(
     assert not vault.path.exists()
     with pytest.raises(SettingError, match=variable):
         RotationPolicy.from_env()
+
+
+def test_an_out_of_range_number_names_the_exact_limits_and_is_not_echoed_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """1048576 is the limit, not 1.04858e+06 (which reads as if 1048580 were inside)."""
+    monkeypatch.setenv("ERP_JWT_MAX_TOKEN_BYTES", "1048580")
+    with pytest.raises(SettingError, match="from 256 to 1048576 bytes"):
+        _read_max_token_bytes()
+    huge = "9" * 200
+    monkeypatch.setenv("ERP_JWT_MAX_TOKEN_BYTES", huge)
+    with pytest.raises(SettingError) as caught:
+        _read_max_token_bytes()
+    assert huge not in str(caught.value)
 
 
 @pytest.mark.parametrize("value", ["weekly", "nan", "1", "staged; rm -rf /"])

@@ -67,13 +67,20 @@ def _raw(env: Env | None, name: str) -> str | None:
     return value or None
 
 
+def _number(value: float) -> str:
+    # exact: ":g" would print 1048576 as 1.04858e+06, which reads as a different limit
+    if isinstance(value, int) or value.is_integer():
+        return str(int(value))  # copyable into the variable as it stands
+    return repr(value)
+
+
 def _range_text(minimum: float | None, maximum: float | None, unit: str) -> str:
     if minimum is not None and maximum is not None:
-        return f"a number from {minimum:g} to {maximum:g}{unit}"
+        return f"a number from {_number(minimum)} to {_number(maximum)}{unit}"
     if minimum is not None:
-        return f"a number of at least {minimum:g}{unit}"
+        return f"a number of at least {_number(minimum)}{unit}"
     if maximum is not None:
-        return f"a number of at most {maximum:g}{unit}"
+        return f"a number of at most {_number(maximum)}{unit}"
     return f"a finite number{unit}"
 
 
@@ -98,7 +105,7 @@ def read_float(
     if not math.isfinite(value):
         raise SettingError(name, f"is {shown(raw)}, not a finite number", f"set it to {expect}")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise SettingError(name, f"is {raw}, out of range", f"set it to {expect}")
+        raise SettingError(name, f"is {shown(raw)}, out of range", f"set it to {expect}")
     return value
 
 
@@ -125,7 +132,7 @@ def read_int(
             name, f"is {shown(raw)}, not a whole number", f"set it to {expect}"
         ) from None
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise SettingError(name, f"is {raw}, out of range", f"set it to {expect}")
+        raise SettingError(name, f"is {shown(raw)}, out of range", f"set it to {expect}")
     return value
 
 
