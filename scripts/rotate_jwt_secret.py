@@ -52,12 +52,15 @@ def _run_in_project_venv() -> None:
 
     bin_dir = Path(__file__).resolve().parent.parent / ".venv" / "bin"
     python = bin_dir / "python"
-    if os.environ.get("ERP_SCRIPT_REEXEC") or not python.exists():
+    try:  # a venv this user may not enter (its python links into another's home) is none
+        if os.environ.get("ERP_SCRIPT_REEXEC") or not python.exists():
+            return
+        if os.path.samefile(Path(sys.executable).parent, bin_dir):
+            return  # already there: erp is simply not installed in it
+        os.environ["ERP_SCRIPT_REEXEC"] = "1"  # never loop
+        os.execv(python, [str(python), __file__, *sys.argv[1:]])  # noqa: S606 (no shell)
+    except OSError:
         return
-    if os.path.samefile(Path(sys.executable).parent, bin_dir):
-        return  # already there: erp is simply not installed in it
-    os.environ["ERP_SCRIPT_REEXEC"] = "1"  # never loop
-    os.execv(python, [str(python), __file__, *sys.argv[1:]])  # noqa: S606 (no shell involved)
 
 
 if __name__ == "__main__":
