@@ -191,7 +191,6 @@ def test_missing_fernet_key_names_where_it_looked(vault: VaultFile) -> None:
     [
         (lambda k: k[:20], "decodes to 15 bytes, not 32"),
         (lambda k: "!" * 44, "not url-safe base64"),
-        (lambda k: "  ", "is empty"),
         (lambda k: f"{k},{k}", "holds more than one key"),
     ],
 )
@@ -209,6 +208,13 @@ def test_malformed_key_is_named_without_its_value(
     assert "fernet generate" in message or "FERNET_FALLBACK_KEYS" in message
     if bad.strip():
         assert bad not in message
+
+
+def test_a_blank_fernet_key_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blank means unset (README): an unfilled template falls through to the next source."""
+    monkeypatch.setenv("FERNET_KEY", "  ")
+    with pytest.raises(SecretNotFound, match="FERNET_KEY"):
+        load_fernet_ring()
 
 
 def test_malformed_fallback_names_its_entry(

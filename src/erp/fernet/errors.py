@@ -101,5 +101,10 @@ class DatabaseUnavailable(TransientError):
     """The database could not be reached, or the connection broke mid-run; rerun to resume."""
 
 
+class DatabasePermission(ConfigError):
+    """The database user may not do what re-encryption needs (write the column, create or
+    write the checkpoint tables), or a SQLite file is read-only; nothing half-done is kept."""
+
+
 class WorkerFailed(TransientError):
     """A re-encryption worker process failed; finished ranges are kept, rerun to resume."""

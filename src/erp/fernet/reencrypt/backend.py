@@ -154,11 +154,18 @@ class Session(ABC):
         result: ChunkResult,
         fix: Fix,
     ) -> None:
-        """Rows changed between read and write: rotate what is there now (rows are locked)."""
+        """Rows changed between read and write: rotate what is there now (rows are locked).
+
+        ``current`` holds every row of ``updates`` still in the table, with its value now.
+        """
         fixes = []
         for pk, _old, new in updates:
-            if pk not in current or current[pk] == new:
-                continue  # deleted meanwhile, or our write went through
+            if pk not in current:  # deleted meanwhile: not rotated by us after all
+                result.retried += 1
+                result.rotated -= 1
+                continue
+            if current[pk] == new:
+                continue  # our write went through
             value = current[pk]
             result.retried += 1
             result.rotated -= 1
@@ -249,6 +256,14 @@ class Backend(ABC):
         index``; ``claims`` names a :class:`~erp.fernet.reencrypt.claims.RangeClaims` file
         shared by the run's workers (engines that claim ranges in the database ignore it)."""
 
+    def _table_exists(self, cur: Any, name: str) -> bool:
+        if self.kind == "postgresql":
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
+        else:
+            cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        row = cur.fetchone()
+        return bool(row and row[0])
+
     @abstractmethod
     def _begin_plan(self, conn: Any) -> None:
         """Start the planning transaction, serialised against other planners."""
@@ -296,8 +311,11 @@ class Backend(ABC):
         try:
             self._begin_plan(conn)
             cur = conn.cursor()
-            for ddl in _TABLES:
-                cur.execute(ddl)
+            for name, ddl in zip((JOBS, BATCHES, UNREADABLE), _TABLES, strict=True):
+                # created once; a user that may write them but not create tables in the
+                # schema (PostgreSQL asks CREATE for IF NOT EXISTS too) runs once they exist
+                if not self._table_exists(cur, name):
+                    cur.execute(ddl)
             job = self._resume(cur, target, fingerprint) or self._new_job(
                 cur, target, fingerprint, batch_size, now
             )

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 
-__all__ = ["RangeClaims"]
+from erp.errors import ConcurrentChange
+
+__all__ = ["RangeClaims", "sqlite_run_lock"]
 
 _WIDTH = 8
 
@@ -65,3 +69,32 @@ class RangeClaims:
         self.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+
+
+@contextlib.contextmanager
+def sqlite_run_lock(path: str, shown: str) -> Iterator[None]:
+    """Hold, for one run, the right to re-encrypt the SQLite file at ``path``.
+
+    The workers of a run share their counter; a second command on the same file would not,
+    and would redo the ranges the first one is doing. So a second run is refused at once
+    (one sentence naming ``shown``). The lock is an ``flock`` on a private file in the temp
+    folder named after the database file's device and inode (the same file reached by
+    another path is the same file); the kernel releases it when the run ends or dies.
+    """
+    st = os.stat(path)
+    digest = hashlib.sha256(f"{st.st_dev}:{st.st_ino}".encode()).hexdigest()[:16]
+    lock_path = os.path.join(tempfile.gettempdir(), f"erp-fernet-run-{digest}.lock")
+    fd = os.open(
+        lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC, 0o600
+    )
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConcurrentChange(
+                f"another 'fernet reencrypt' is running on {shown}; wait for it to finish "
+                "(or stop it), then rerun: a rerun resumes where it stopped"
+            ) from None
+        yield
+    finally:
+        os.close(fd)

@@ -42,7 +42,8 @@ class PostgresSession(Session):
         # temp table, the join hashes it), then one UPDATE swaps them all. The bounds let
         # the server walk the primary key's index over just the batch's span: without them
         # it would scan the whole table for the join.
-        self._tmp = "erp_fernet_tmp"
+        # pg_temp: never a table of the same name in the user's schemas (search_path)
+        self._tmp = "pg_temp.erp_fernet_tmp"
         with self.conn.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {self._tmp}")
             cur.execute(
@@ -61,9 +62,11 @@ class PostgresSession(Session):
             for lo in (False, True)
             for hi in (False, True)
         }
+        # every batch row still in the table, with its value now (locked): a row missing is
+        # one deleted meanwhile, one holding our new value was written
         self._misses = (
             f"SELECT t.{k}, t.{c} FROM {self._tmp} AS s JOIN {t} AS t ON t.{k} = s.pk "
-            f"WHERE t.{c} IS DISTINCT FROM s.new FOR UPDATE OF t"
+            "FOR UPDATE OF t"
         )
         # SKIP LOCKED skips rows other transactions lock, not our own: a batch that claims
         # again names the ones it already holds.

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from erp.fernet.reencrypt.child import decode_spec, encode_result
 from erp.fernet.reencrypt.jobs import ChunkResult
+from erp.fernet.reencrypt.targets import primary_message
 from erp.fernet.reencrypt.worker import run_worker
 
 __all__ = ["main", "serve"]
@@ -27,17 +28,21 @@ def serve(specs: IO[bytes], out: IO[str]) -> int:
         out.write(encode_result(result) + "\n")
         out.flush()
 
+    spec = None
     try:
         for line in specs:
             if not line.strip():
                 continue
-            run_worker(decode_spec(line), progress)
+            spec = decode_spec(line)
+            run_worker(spec, progress)
             out.write(json.dumps({"done": True}) + "\n")
             out.flush()
     except BrokenPipeError:
         return 1  # the coordinator is gone
     except Exception as exc:
-        message: dict[str, Any] = {"error": f"{type(exc).__name__}: {exc}"}
+        # as the coordinator words its own: the primary message only, never row data
+        text = primary_message(exc, spec.db if spec is not None else None)
+        message: dict[str, Any] = {"error": f"{type(exc).__name__}: {text}"}
         out.write(json.dumps(message) + "\n")
         out.flush()
         return 1

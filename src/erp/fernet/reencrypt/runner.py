@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from erp.clock import Clock, system_clock
-from erp.fernet.errors import WorkerFailed, WrongKeys
+from erp.fernet.errors import TargetNotFound, WorkerFailed, WrongKeys
 from erp.fernet.keys import FernetKeyRing
 from erp.fernet.reencrypt.backend import Backend
 from erp.fernet.reencrypt.child import encode_spec
-from erp.fernet.reencrypt.claims import RangeClaims
+from erp.fernet.reencrypt.claims import RangeClaims, sqlite_run_lock
 from erp.fernet.reencrypt.engines import backend_for
 from erp.fernet.reencrypt.jobs import ChunkResult, Job, JobTotals, quote, quote_table
 from erp.fernet.reencrypt.progress import Reporter, SilentReporter
@@ -134,6 +134,15 @@ def preflight(db: DatabaseRef, targets: Sequence[Target], ring: FernetKeyRing) -
         cur = conn.cursor()
         for target in targets:
             t, c, k = quote_table(target.table), quote(target.column), quote(target.pk)
+            # SQLite lets a key other than INTEGER PRIMARY KEY be NULL; rows are walked and
+            # written by key, so such a row could never be reached (and would stay old)
+            cur.execute(f"SELECT 1 FROM {t} WHERE {k} IS NULL LIMIT 1")  # noqa: S608
+            if cur.fetchone() is not None:
+                raise TargetNotFound(
+                    f"{target} has rows whose primary key {target.pk} is NULL: re-encryption "
+                    "walks and writes rows by key and cannot reach them; give those rows "
+                    "keys, then rerun. Nothing was written."
+                )
             cur.execute(
                 f"SELECT {c} FROM {t} WHERE {c} IS NOT NULL "  # noqa: S608 - quoted identifiers
                 f"ORDER BY {k} LIMIT {_SAMPLE_ROWS}"
@@ -544,7 +553,12 @@ def _reencrypt(
     )
     started = time.monotonic()
     try:
-        with driver_errors(db, "re-encryption"):
+        with (
+            sqlite_run_lock(db.path, db.display)
+            if db.kind == "sqlite"
+            else contextlib.nullcontext(),
+            driver_errors(db, "re-encryption"),
+        ):
             for target in targets:
                 report.columns.append(
                     _run_target(

@@ -26,6 +26,7 @@ from erp.errors import ErpError
 from erp.fernet.errors import (
     ColumnsError,
     DatabaseNotFound,
+    DatabasePermission,
     DatabaseUnavailable,
     DatabaseUrlError,
     TargetNotFound,
@@ -120,7 +121,12 @@ class DatabaseRef:
                     "(or $ERP_DATABASE_URL; it is never created by re-encryption)"
                 )
             try:
-                return sqlite3.connect(f"{Path(self.path).as_uri()}?mode=ro", uri=True)
+                # rw (not ro) so that SQLite can roll back the journal a killed writer left
+                # (a read-only handle cannot, and every read then fails); query_only keeps it
+                # from writing anything else. A file this user cannot write opens read-only.
+                conn = sqlite3.connect(f"{Path(self.path).as_uri()}?mode=rw", uri=True)
+                conn.execute("PRAGMA query_only = 1")
+                return conn
             except sqlite3.Error as exc:
                 raise DatabaseNotFound(f"cannot open {self.display}: {exc}") from None
         psycopg = require("psycopg")  # without the [db] extra: one error naming it
@@ -167,13 +173,38 @@ def driver_errors(db: DatabaseRef, doing: str) -> Iterator[None]:
     try:
         yield
     except driver as exc:
-        diag = getattr(exc, "diag", None)
-        text = getattr(diag, "message_primary", None) or str(exc)
-        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        if _permission_problem(exc):
+            grant = (
+                "grant this user UPDATE on the table and the right to create and write the "
+                "erp_fernet_* checkpoint tables (or create them as their owner first)"
+                if db.kind == "postgresql"
+                else "give this user write access to the file and its folder"
+            )
+            raise DatabasePermission(
+                f"{doing} on {db.display} stopped: {primary_message(exc, db)}; {grant}, "
+                "then rerun. Nothing half-done is kept"
+            ) from None
         raise DatabaseUnavailable(
-            f"{doing} on {db.display} stopped: {_scrub(first, db)}; nothing half-done is kept "
-            "(each range commits on its own), rerun to resume"
+            f"{doing} on {db.display} stopped: {primary_message(exc, db)}; nothing half-done "
+            "is kept (each range commits on its own), rerun to resume"
         ) from None
+
+
+def _permission_problem(exc: BaseException) -> bool:
+    """A refusal no rerun can cure: PostgreSQL's insufficient_privilege, SQLite read-only."""
+    if getattr(exc, "sqlstate", None) == "42501":
+        return True
+    text = str(exc).lower()
+    return "readonly database" in text or "read-only database" in text
+
+
+def primary_message(exc: BaseException, db: DatabaseRef | None = None) -> str:
+    """The first line of a driver error's primary message: its details can quote row data
+    (PostgreSQL's ``DETAIL: Failing row contains (...)``), and a URL's password is masked."""
+    diag = getattr(exc, "diag", None)
+    text = getattr(diag, "message_primary", None) or str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return _scrub(first, db) if db is not None else first
 
 
 def _scrub(text: str, db: DatabaseRef) -> str:
@@ -295,7 +326,10 @@ def resolve_targets(db: DatabaseRef, columns: Sequence[tuple[str, str]]) -> list
                 raise TargetNotFound(
                     f"table {table!r} does not exist in {db.display}; check --column"
                 )
-            targets.append(_target(db, table, column, names, pk, types))
+            target = _target(db, table, column, names, pk, types)
+            if db.kind == "postgresql":
+                _check_postgres_columns(conn, target)
+            targets.append(target)
         return targets
     except ErpError:
         raise
@@ -352,6 +386,44 @@ def _postgres_schema(conn: Any, table: str) -> Schema:
     pk = [r[0] for r in cur.fetchall()]
     conn.rollback()
     return list(types), pk, types
+
+
+def _check_postgres_columns(conn: Any, target: Target) -> None:
+    """Refuse, before anything is written, a column this tool cannot write back.
+
+    Tokens are text: the column must take text (``text``, ``varchar``, ``char``, ``citext``,
+    a domain over one) or bytes (``bytea``), and not be generated; the key must be one whose
+    text form round-trips through the checkpoint table (not ``bytea``, ``json``, an array).
+    """
+    schema, name = _split_table(target.table)
+    rel = f"{_quote(schema)}.{_quote(name)}" if schema else _quote(name)
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT a.attname, a.attgenerated, t.typcategory, t.typname FROM pg_attribute a "
+        "JOIN pg_type d ON d.oid = a.atttypid "  # a domain is judged by its base type
+        "JOIN pg_type t ON t.oid = COALESCE(NULLIF(d.typbasetype, 0), d.oid) "
+        "WHERE a.attrelid = %s::regclass AND a.attname = ANY(%s)",
+        (rel, [target.column, target.pk]),
+    )
+    found = {row[0]: row[1:] for row in cur.fetchall()}
+    conn.rollback()
+    generated, category, type_name = found[target.column]
+    if generated:
+        raise TargetNotFound(
+            f"{target} is a generated column: the database computes it, it cannot be "
+            "re-encrypted; name the column it is computed from"
+        )
+    if category != "S" and type_name != "bytea":
+        raise TargetNotFound(
+            f"{target} is of type {target.value_type}: Fernet tokens are stored as text "
+            "(text, varchar) or bytes (bytea); check --column"
+        )
+    _generated, category, type_name = found[target.pk]
+    if category == "A" or type_name in ("bytea", "json", "jsonb"):
+        raise TargetNotFound(
+            f"table {target.table!r} has a primary key of type {target.pk_type}; "
+            "re-encryption walks tables by integer, text, uuid, numeric or date/time keys"
+        )
 
 
 def _quote(identifier: str | None) -> str:
