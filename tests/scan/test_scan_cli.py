@@ -142,6 +142,34 @@ def test_binary_and_oversized_files_are_skipped_and_listed(cli: Cli, tree: Path)
     ]
 
 
+def test_skipped_files_are_listed_in_the_text_report(cli: Cli, tree: Path) -> None:
+    """The text report names every file it did not scan and why (on stderr, beside the
+    summary), with and without findings."""
+    (tree / "image.png").write_bytes(b"\x89PNG\0\0" + testing.fernet_key().encode())
+    (tree / "big.txt").write_text("x" * 2000, encoding="utf-8")
+    (tree / "app.py").write_text("print('hello')\n", encoding="utf-8")
+    ran = cli("--max-bytes", "1000")
+    assert (ran.code, ran.out) == (0, "")
+    assert "big.txt: skipped, not scanned (larger than 1000 bytes)" in ran.err
+    assert "image.png: skipped, not scanned (binary)" in ran.err
+    assert "no findings (1 file scanned, 2 skipped)" in ran.err
+    (tree / "app.py").write_text(f'FERNET_KEY = "{testing.fernet_key()}"\n', encoding="utf-8")
+    ran = cli("--max-bytes", "1000")
+    assert ran.code == 1
+    assert "image.png: skipped, not scanned (binary)" in ran.err
+    assert "1 finding in 1 file (1 file scanned, 2 skipped)" in ran.out
+
+
+@pytest.mark.parametrize("name", ["--help", "--list-detectors", "-x.py", "--"])
+def test_file_names_after_double_dash_are_never_options(cli: Cli, tree: Path, name: str) -> None:
+    """After ``--`` (as the pre-commit hook passes them) a file named like an option is
+    scanned, not obeyed."""
+    (tree / name).write_text(f'FERNET_KEY = "{testing.fernet_key()}"\n', encoding="utf-8")
+    ran = cli("--no-baseline", "--", name)
+    assert ran.code == 1
+    assert ran.out.startswith(f"{name}:1: Fernet Key (fernet-key): ")
+
+
 def test_parallel_scan_reports_the_same_findings(cli: Cli, tree: Path) -> None:
     """--jobs 2 finds exactly what one process finds."""
     for i in range(6):
@@ -195,6 +223,26 @@ def test_staged_scans_the_index_not_the_working_tree(
     assert [(f["file"], f["detector_id"]) for f in json.loads(ran.out)["findings"]] == [
         ("a.py", "fernet-key")
     ]
+
+
+@pytest.mark.parametrize("name", ["a\nb.py", "-x.py", 'q"uote\t.py', " lead.py"])
+def test_staged_scans_files_with_any_name(
+    cli: Cli, repo: Repo, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A staged file whose name holds a newline (or a tab, a quote, a leading dash or blank) is
+    scanned, not dropped; the text report quotes a name holding a control character."""
+    monkeypatch.chdir(repo.path)
+    key = testing.fernet_key()
+    (repo.path / name).write_text(f'FERNET_KEY = "{key}"\n', encoding="utf-8")
+    repo.write("ok.py", "ok = True\n")
+    repo.run("git", "add", "--", name, "ok.py")
+    ran = cli("--staged", "--json")
+    assert ran.code == 1
+    assert [f["file"] for f in json.loads(ran.out)["findings"]] == [name]
+    text = cli("--staged").out.splitlines()
+    shown = name if name.isprintable() else json.dumps(name)
+    assert text[0].startswith(f"{shown}:1: Fernet Key (fernet-key): ")
+    assert key not in "\n".join(text)
 
 
 def test_staged_outside_git_is_a_clear_error(cli: Cli, tree: Path) -> None:

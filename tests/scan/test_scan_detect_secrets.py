@@ -136,3 +136,54 @@ def test_committed_baseline_has_no_unreviewed_entries() -> None:
         if entry.get("is_secret") is not False
     ]
     assert unreviewed == []
+
+
+def ds_lines(folder: Path, name: str, content: bytes) -> set[tuple[str, int]]:
+    """(secret type, line number) of what detect-secrets with the project's plugins reports."""
+    target = folder / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    collection = SecretsCollection(root=str(folder))
+    with project_settings(), contextlib.chdir(folder):
+        collection.scan_file(name)
+    return {(s.type, s.line_number) for _, s in collection}
+
+
+def test_plugins_number_lines_as_detect_secrets_does(tmp_path: Path) -> None:
+    """\\r\\n, a lone \\r and \\n each end a line for detect-secrets; the plugins report on the
+    same numbers (a pragma line before a lone \\r allows nothing), so nothing is dropped."""
+    key, arn = testing.access_key_id(), testing.aws_arn()
+    content = (
+        f"a = 1\r\n# pragma: allowlist secret\rKEY = '{key}'\r\nb = 2\rc = 3\nROLE = '{arn}'\r\n"
+    ).encode()
+    ours = {(f.detector, f.line) for f in scan_bytes(content, "mixed.py").findings}
+    assert ours == {("AWS Access Key ID", 3), ("AWS ARN", 6)}
+    assert ds_lines(tmp_path, "mixed.py", content) == ours
+
+
+@pytest.mark.parametrize(
+    ("name", "template"),
+    [
+        ("deployment.yaml", "env:\n  - name: JWT_SECRETS\n    value: '{{\"k-1\": \"{v}\"}}'\n"),
+        ("task.json", '[{{"name":"JWT_SECRETS","value":"{{\\"k\\": \\"{v}\\"}}"}}]'),
+    ],
+)  # fmt: skip
+def test_plugins_report_jwt_secrets_in_name_value_pairs(
+    tmp_path: Path, name: str, template: str
+) -> None:
+    """A JWT_SECRETS map as a Kubernetes or ECS environment value, found by both scanners."""
+    secret = testing.jwt_secret()
+    plant = Plant("jwt-secret", "JWT Signing Secret", name, template.format(v=secret), secret)
+    assert [f.slug for f in scan_bytes(plant.content.encode(), name).findings] == ["jwt-secret"]
+    with project_settings():
+        assert ds_findings(tmp_path, plant) == {("JWT Signing Secret", hash_secret(secret))}
+
+
+def test_example_in_an_arn_is_reported_by_the_plugin_and_kept_by_the_filter(
+    tmp_path: Path,
+) -> None:
+    """The documentation-example filter leaves ARNs to the ARN plugin's account rule."""
+    arn = f"arn:aws:iam::{testing.aws_account()}:role/EXAMPLE-deployer"
+    plant = Plant("aws-arn", "AWS ARN", "deploy.py", f'ROLE = "{arn}"\n', arn)
+    with project_settings():
+        assert ds_findings(tmp_path, plant) == {("AWS ARN", hash_secret(arn))}

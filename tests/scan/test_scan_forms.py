@@ -136,12 +136,21 @@ JWT = [
     ("config.yaml", "jwt: {{secret: {v}, ttl: 3600}}"),
     ("settings.py", 'jwt_secret: SecretStr = SecretStr("{v}")'),
     (".env", "JWT_SECRET={v}"),
+    ("deployment.yaml",
+     "env:\n  - name: JWT_SECRETS\n    value: '{{\"k-1\": \"{v}\"}}'"),
+    ("deployment.yaml",
+     "env:\n  - name: JWT_SECRETS\n    value: |\n      {{\"k-1\": \"{v}\"}}"),
+    ("task-definition.json",
+     '{{"environment":[{{"name":"JWT_SECRETS","value":"{{\\"k-1\\": \\"{v}\\"}}"}}]}}'),
+    ("task-definition.json",
+     '[\n  {{"name": "JWT_SECRETS",\n   "value": "{{\\"k-1\\": \\"{v}\\"}}"}}\n]'),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("name", "template"), JWT, ids=[f"{n}:{t[:24]}" for n, t in JWT])
 def test_jwt_signing_secret_is_found_in_every_ecosystem(name: str, template: str) -> None:
-    """Node, Go, Java, Ruby, simplejwt, Spring, Hasura, TOML, YAML flow maps, SecretStr."""
+    """Node, Go, Java, Ruby, simplejwt, Spring, Hasura, TOML, YAML flow maps, SecretStr, and a
+    JWT_SECRETS map as the value of a Kubernetes or ECS name/value pair."""
     value = testing.jwt_secret()
     assert ("jwt-secret", value) in found(template.format(v=value), name)
 
@@ -230,6 +239,48 @@ def test_arn_with_a_wildcard_or_templated_region_and_a_literal_account_is_found(
     account = testing.aws_account()
     arn = f"arn:aws:logs:{region}:{account}:log-group:/erp/*"
     assert found(f'"Resource": "{arn}"', "policy.json") == [("aws-arn", arn)]
+
+
+@pytest.mark.parametrize(
+    ("partition", "region"),
+    [
+        ("${AWS::Partition}", "${AWS::Region}"),  # CloudFormation !Sub
+        ("${data.aws_partition.current.partition}", "us-east-1"),  # Terraform
+        ("${aws:partition}", "${aws:region}"),  # Serverless
+        ("#{AWS::Partition}", "#{AWS::Region}"),  # serverless-pseudo-parameters
+        ("aws", "{}"),  # str.format
+        ("aws", "%(region)s"),
+        ("{partition}", "{region}"),
+        ("aws", "#{region}"),
+        ("aws", "{{ region }}"),  # Jinja, Helm
+        ("aws", "{{ .Values.region }}"),
+        ("aws", "$AWS_REGION"),
+        ("aws", "$(AWS_REGION)"),
+        ("<partition>", "<region>"),
+    ],
+)
+def test_arn_with_a_templated_partition_and_a_literal_account_is_found(
+    partition: str, region: str
+) -> None:
+    """CloudFormation, Terraform, Serverless, format strings, Jinja and shell templates."""
+    account = testing.aws_account()
+    arn = f"arn:{partition}:secretsmanager:{region}:{account}:secret:prod-db"
+    assert found(f'Resource: !Sub "{arn}"\n', "stack.yaml") == [("aws-arn", arn)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Resource: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/deploy"',
+        'policy = "arn:${data.aws_partition.current.partition}:iam::aws:policy/ReadOnlyAccess"',
+        'x = "arn:{}:iam::{}:role/{}".format(partition, account, name)',
+        'log.warn("warn:{}:x:y:ACCOUNT:z")',
+        'role = "arn:${AWS::Partition}:iam::123456789012:role/deploy"',
+    ],
+)
+def test_templated_arn_without_a_real_literal_account_is_not_reported(text: str) -> None:
+    """A templated or documentation account, or a word ending in "arn", names no account."""
+    assert found(text.replace("ACCOUNT", testing.aws_account()), "stack.py") == []
 
 
 @pytest.mark.parametrize(

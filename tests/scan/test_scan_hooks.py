@@ -1,4 +1,4 @@
-"""Both hooks fail closed when their configuration cannot load, and select the same files."""
+"""Both hooks fail closed when their configuration cannot load, and select files by one rule."""
 
 from __future__ import annotations
 
@@ -122,3 +122,30 @@ def test_both_hooks_find_putty_ssh2_and_kubernetes_secrets(repo: Repo) -> None:
     ours = repo.run("erp-secrets", "scan", "--no-baseline", *files, check=False)
     assert ours.returncode == 1
     assert all(f"{name}:" in ours.stdout for name in files)
+
+
+def test_detect_secrets_hook_takes_names_after_double_dash_as_files(repo: Repo) -> None:
+    """Files named "--help" or "--baseline=other" after "--" are scanned, not parsed as
+    options, by the wrapper (which reads --baseline) and by detect-secrets."""
+    repo.run("erp-secrets", "scan", "--init-baseline")
+    names = ["--help", "--baseline=missing.json", "-x.py"]
+    for name in names:
+        (repo.path / name).write_text(f'KEY = "{testing.access_key_id()}"\n', encoding="utf-8")
+    code, output = _ds_hook(repo, "--", *names)
+    assert code == 1, output
+    assert sorted(line.split("Location:", 1)[1].strip() for line in output.splitlines()
+                  if "Location:" in line) == sorted(f"{name}:1" for name in names)  # fmt: skip
+
+
+def test_a_file_detect_secrets_cannot_decode_is_scanned_by_erp_only(repo: Repo) -> None:
+    """The one difference in file selection (docs/scanning.md): detect-secrets skips a Latin-1
+    file without a word; erp-secrets scan reads bytes and blocks its key."""
+    repo.run("erp-secrets", "scan", "--init-baseline")
+    (repo.path / "latin1.py").write_bytes(
+        b"# caf\xe9\n" + f'KEY = "{testing.access_key_id()}"\n'.encode()
+    )
+    code, output = _ds_hook(repo, "--", "latin1.py")
+    assert (code, "Location:" in output) == (0, False)
+    ours = repo.run("erp-secrets", "scan", "--no-baseline", "--", "latin1.py", check=False)
+    assert ours.returncode == 1
+    assert ours.stdout.startswith("latin1.py:2: AWS Access Key ID")

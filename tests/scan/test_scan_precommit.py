@@ -109,6 +109,56 @@ def test_baseline_refreshed_by_detect_secrets_lets_a_reviewed_value_through(hook
     assert hooked.commit("conf/prod.json").returncode != 0
 
 
+def failed_hooks(output: str) -> set[str]:
+    """Ids of the hooks pre-commit reports as failed."""
+    return {line.split(":", 1)[1].strip() for line in output.splitlines() if "- hook id:" in line}
+
+
+@pytest.mark.parametrize("name", ["--help", "--list-detectors", "-x.py"])
+def test_a_file_named_like_an_option_is_scanned_by_both_hooks(hooked: Repo, name: str) -> None:
+    """pre-commit appends file names after the entry's "--": a staged file named "--help"
+    cannot make a hook print its help and pass, and a clean "-x.py" commits."""
+    key = testing.access_key_id()
+    (hooked.path / name).write_text(f'KEY = "{key}"\n', encoding="utf-8")
+    done = hooked.commit(name)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert failed_hooks(output) == {"erp-secrets-scan", "detect-secrets"}
+    assert output.count(f"{name}:1") == 2  # erp's "name:1: ..." and detect-secrets' Location
+    assert key not in output
+    (hooked.path / name).write_text("x = 1\n", encoding="utf-8")
+    done = hooked.commit(name)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_pragma_before_a_lone_carriage_return_allows_nothing(hooked: Repo) -> None:
+    """A pragma, a lone carriage return, then a key: two lines to Python, detect-secrets and
+    editors, so both hooks report the key on line 2."""
+    (hooked.path / "a.py").write_bytes(
+        f'# pragma: allowlist secret\rKEY = "{testing.access_key_id()}"\n'.encode()
+    )
+    done = hooked.commit("a.py")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert failed_hooks(output) == {"erp-secrets-scan", "detect-secrets"}
+    assert "a.py:2: AWS Access Key ID" in output
+    assert "Location:    a.py:2" in output
+
+
+def test_a_trailing_nextline_pragma_in_a_latin1_file_allows_nothing(hooked: Repo) -> None:
+    """detect-secrets skips a file it cannot decode; erp-secrets scan reads it and ignores a
+    nextline pragma that follows code on its line."""
+    (hooked.path / "a.py").write_bytes(
+        b"# caf\xe9\nx = 1  # pragma: allowlist nextline secret\n"
+        + f'KEY = "{testing.access_key_id()}"\n'.encode()
+    )
+    done = hooked.commit("a.py")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert failed_hooks(output) == {"erp-secrets-scan"}
+    assert "a.py:3: AWS Access Key ID" in output
+
+
 def test_pre_commit_config_uses_only_local_system_hooks() -> None:
     """No hook repository is cloned and nothing is installed at commit time."""
     config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
@@ -117,6 +167,7 @@ def test_pre_commit_config_uses_only_local_system_hooks() -> None:
     assert {hook["language"] for hook in hooks} == {"system"}
     assert {hook["id"] for hook in hooks} == {"erp-secrets-scan", "detect-secrets"}
     assert all("--baseline .secrets.baseline" in hook["entry"] for hook in hooks)
+    assert all(hook["entry"].endswith(" --") for hook in hooks)  # file names are not options
     assert "--no-verify" in next(h["entry"] for h in hooks if h["id"] == "detect-secrets")
     assert all("exclude" not in hook and "files" not in hook for hook in hooks)
 

@@ -9,6 +9,7 @@ import pytest
 from detect_secrets.core.potential_secret import PotentialSecret
 
 from erp.scan import Baseline, BaselineError, hash_secret, load_baseline, scan_bytes, testing
+from erp.scan.ds_filters import is_documentation_example as ds_example_filter
 from erp.scan.rules import DOCUMENTATION_ACCOUNTS, is_documentation_account
 
 
@@ -35,6 +36,71 @@ def test_pragma_elsewhere_does_not_suppress() -> None:
         f'FERNET_KEY_2 = "{key}"  # nextline\n'
     )
     assert [f.line for f in scan_bytes(content.encode(), "conf.py").findings] == [3, 4]
+
+
+@pytest.mark.parametrize(
+    "previous",
+    [
+        "x = 1  # pragma: allowlist nextline secret",
+        'note = "pragma: allowlist nextline secret"',
+        '"pragma: allowlist nextline secret",',
+        "'pragma: allowlist nextline secret'",
+    ],
+)
+def test_nextline_pragma_must_be_a_whole_comment_line(previous: str) -> None:
+    """After code on its line, or inside a string, the nextline pragma allows nothing (as in
+    detect-secrets: only blanks may precede its comment opener)."""
+    key = testing.fernet_key()
+    content = f'{previous}\nFERNET_KEY = "{key}"\n'
+    assert [f.line for f in scan_bytes(content.encode(), "conf.py").findings] == [2]
+
+
+@pytest.mark.parametrize(
+    "previous",
+    [
+        "    # pragma: allowlist nextline secret",
+        "\t// pragma: allowlist nextline secret",
+        "<!-- pragma: allowlist nextline secret -->",
+        "-- pragma: allowlist-nextline-secret",
+    ],
+)
+def test_nextline_pragma_on_an_indented_comment_line_suppresses(previous: str) -> None:
+    """Indentation before the comment opener is fine."""
+    content = f'{previous}\nFERNET_KEY = "{testing.fernet_key()}"\n'
+    report = scan_bytes(content.encode(), "conf.py")
+    assert (report.findings, report.suppressed["pragma"]) == ([], 1)
+
+
+@pytest.mark.parametrize(
+    ("template", "line"),
+    [
+        ('# pragma: allowlist secret\rFERNET_KEY = "{v}"\n', 2),
+        ('# pragma: allowlist nextline secret\rx = 1\rFERNET_KEY = "{v}"\n', 3),
+        ('x = 1\r\n# pragma: allowlist secret\r\rFERNET_KEY = "{v}"\r\n', 4),
+        ('FERNET_KEY = "{v}"\u2028# pragma: allowlist secret\n', 1),
+        ('FERNET_KEY = "{v}"\x0c# pragma: allowlist secret\n', 1),
+        ('# pragma: allowlist nextline secret\u2029\nFERNET_KEY = "{v}"\n', 2),
+    ],
+)
+def test_a_pragma_allows_only_its_own_line_however_lines_are_broken(
+    template: str, line: int
+) -> None:
+    """A lone carriage return ends a line (as Python, detect-secrets and editors read it), so a
+    pragma before it allows nothing after it; a line holding another line separator (U+2028,
+    form feed, ...) carries no pragma at all."""
+    content = template.format(v=testing.fernet_key())
+    report = scan_bytes(content.encode(), "conf.py")
+    assert ([f.line for f in report.findings], report.suppressed["pragma"]) == ([line], 0)
+
+
+def test_line_numbers_count_crlf_once_and_a_lone_cr_as_a_break() -> None:
+    """Findings are numbered as Python's universal newlines number lines: \\r\\n, \\r, \\n."""
+    key = testing.fernet_key()
+    content = f'a = 1\r\nb = 2\rc = 3\nFERNET_KEY = "{key}"  # pragma: allowlist secret\r\n'
+    content += f'FERNET_KEY_2 = "{key}"\r\n'
+    report = scan_bytes(content.encode(), "conf.py")
+    assert [f.line for f in report.findings] == [len(content.splitlines())] == [5]
+    assert report.suppressed["pragma"] == 1
 
 
 def test_pragma_suppresses_only_its_own_line_of_a_multi_line_map() -> None:
@@ -73,6 +139,19 @@ def test_a_value_containing_example_is_a_documentation_example(slug: str) -> Non
     }[slug]
     report = scan_bytes(content.encode(), "docs.md")
     assert report.findings == []
+
+
+@pytest.mark.parametrize(
+    "resource", ["role/EXAMPLE-deployer", "secret:prod-db&ref=EXAMPLE", "role/deployEXAMPLE"]
+)
+def test_example_in_an_arn_does_not_hide_a_real_account(resource: str) -> None:
+    """Rule 1 is not for ARNs: only the account (rules 3 and 4) makes an ARN an example, in
+    erp-secrets scan and in the detect-secrets filter."""
+    arn = f"arn:aws:iam::{testing.aws_account()}:{resource}"
+    report = scan_bytes(f'role = "{arn}"\n'.encode(), "deploy.py")
+    assert [(f.slug, f.hashed_secret) for f in report.findings] == [("aws-arn", hash_secret(arn))]
+    assert not ds_example_filter(arn)
+    assert scan_bytes(b"arn:aws:iam::123456789012:role/EXAMPLE\n", "a.md").findings == []
 
 
 def _baseline(path: Path, results: dict[str, list[dict[str, object]]]) -> Path:

@@ -11,7 +11,7 @@ from erp.errors import ConfigError
 from erp.scan.baseline import DEFAULT_BASELINE, Baseline, load_baseline
 from erp.scan.detectors import DETECTORS
 from erp.scan.files import list_files, staged_blobs
-from erp.scan.scanner import DEFAULT_MAX_BYTES, ScanReport, scan_blobs, scan_files
+from erp.scan.scanner import DEFAULT_MAX_BYTES, ScanReport, display_path, scan_blobs, scan_files
 
 __all__ = ["scan_command"]
 
@@ -30,18 +30,23 @@ def _plural(count: int, word: str) -> str:
 def _print_text(report: ScanReport, baseline: Path) -> None:
     for finding in report.findings:
         click.echo(str(finding))
+    # Not scanned (binary, over --max-bytes, a symbolic link, unreadable): on stderr, so
+    # stdout holds findings only.
+    for path, reason in report.skipped:
+        click.echo(f"{display_path(path)}: skipped, not scanned ({reason})", err=True)
     suppressed = ", ".join(f"{n} by {why}" for why, n in sorted(report.suppressed.items()))
     tail = f"; suppressed {suppressed}" if suppressed else ""
+    skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
+    scanned = f"{_plural(report.files_scanned, 'file')} scanned{skipped}{tail}"
     files = len({f.path for f in report.findings})
     if report.findings:
         click.echo(
             f"erp-secrets scan: {_plural(len(report.findings), 'finding')} in "
-            f"{_plural(files, 'file')} ({_plural(report.files_scanned, 'file')} scanned{tail})."
+            f"{_plural(files, 'file')} ({scanned})."
         )
         click.echo(_ADVICE.format(baseline=baseline))
     else:
-        scanned = _plural(report.files_scanned, "file")
-        click.echo(f"erp-secrets scan: no findings ({scanned} scanned{tail}).", err=True)
+        click.echo(f"erp-secrets scan: no findings ({scanned}).", err=True)
 
 
 @click.command("scan")
@@ -77,7 +82,7 @@ def _print_text(report: ScanReport, baseline: Path) -> None:
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_BYTES,
     show_default=True,
-    help="Skip (and list) files larger than this.",
+    help="Skip (and list, on stderr) files larger than this.",
 )
 @click.option("--list-detectors", is_flag=True, help="List the detectors and exit.")
 @click.option(
@@ -100,6 +105,8 @@ def scan_command(
     init_baseline: bool,
 ) -> None:
     """Scan PATHS (default: the git-tracked and new files here) for hard-coded secrets.
+
+    Put ``--`` before PATHS that may start with ``-`` (the pre-commit hook does).
 
     Detects Fernet keys, HS256 secrets (JWT_SECRETS maps, jwt_secrets.json, JWT secret
     names), AWS ARNs with an account id, AWS access key ids and secret keys, PEM private keys,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SEPARATOR", "value_after"]
+__all__ = ["SEPARATOR", "VALUE_MEMBER", "value_after"]
 
 _QUOTE = rb"(?:\\{0,3}[\"'`])"
 _BREAK = rb"[ \t]*(?:\\?\r?\n[ \t]*)?"
@@ -47,6 +47,9 @@ _VALUE_MEMBER = (
     + _QUOTE
     + rb"?[ \t]*(?:=|:|>)"
 )
+VALUE_MEMBER = _VALUE_MEMBER
+"""Pattern (bytes, for the lower-case copy): from a name's end through the ``value`` member of
+its name/value pair (``- name: X`` / ``value:``, ``{"name": "X", "value":``), up to the operator."""
 _OPERATOR = rb"(?:=>|:::=|::=|:=|\?\?=|\|\|=|[?+.|!]=|==|=|:|,|\(|>|\|\||\?\?|[ \t]or[ \t])"
 SEPARATOR = re.compile(
     rb"(?:" + _QUOTE + rb"|\[\]|\]|\))*"  # the name's closing quote, ENV['X'], getenv("X")

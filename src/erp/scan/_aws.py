@@ -29,13 +29,24 @@ _FORTY = re.compile(rb"(?<![A-Za-z0-9/+=_-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_-]
 _PAIR_REACH = 400
 _PAIR_LINES = 5
 
-# The region may be a wildcard or a template (IAM policies: arn:aws:logs:*:<account>:...,
-# CloudFormation ${AWS::Region}, Terraform ${var.region}); the account is what makes it secret.
+# A partition or region written as a template: CloudFormation ${AWS::Partition} and
+# ${AWS::Region}, Terraform ${data.aws_partition.current.partition} and ${var.region},
+# Serverless ${aws:partition}, Ruby/serverless #{AWS::Region}, Jinja/Helm {{ region }},
+# Python {} {0} {region} %s %(region)s, shell $AWS_REGION, make $(AWS_REGION), <region>.
+_TEMPLATE = (
+    rb"\$\{[^}\s]{1,60}\}|#\{[^}\s]{1,60}\}|\{\{[^{}\n]{1,60}\}\}|\{[^{}\s]{0,60}\}"
+    rb"|%(?:\([\w.-]{1,40}\))?[sd]|\$\(?[A-Za-z_][A-Za-z0-9_]{0,40}\)?|<[^>\s]{1,40}>"
+)
+# The region may be a wildcard or a template (IAM policies: arn:aws:logs:*:<account>:...), and
+# so may the partition; the literal 12-digit account is what makes an ARN secret.
 _ARN = re.compile(
-    rb"arn:(aws(?:-cn|-us-gov|-iso(?:-[a-z])?|-eusc)?):([a-z0-9][a-z0-9.-]*|\*):"
-    rb"([a-z0-9-]*|\*|\$\{[^}\s]{1,60}\}|\{\{?[^}\s]{1,60}\}\}?|%[sd]|<[^>\s]{1,40}>):"
+    rb"arn:(aws(?:-cn|-us-gov|-iso(?:-[a-z])?|-eusc)?|" + _TEMPLATE + rb"):"
+    rb"([a-z0-9][a-z0-9.-]*|\*):"
+    rb"([a-z0-9-]*|\*|" + _TEMPLATE + rb"):"
     rb"([0-9]{12}):([^\s\"'`<>\\,;(){}\[\]|]+)"
 )
+# What an ARN starts with (a cheap test before the regex): a partition or a template.
+_ARN_STARTS = (b"arn:aws", b"arn:$", b"arn:#", b"arn:{", b"arn:%", b"arn:<")
 
 
 class AwsAccessKeyId(Detector):
@@ -144,14 +155,17 @@ class AwsArn(Detector):
 
     def find(self, text: Text) -> Iterator[Hit]:
         data = text.data
-        if b"arn:aws" not in data:
+        if not any(start in data for start in _ARN_STARTS):
             return
         for match in _ARN.finditer(data):
             start = match.start()
             if start and (data[start - 1] in ALNUM or data[start - 1] == ord("_")):
                 continue
-            value = match.group().decode()
-            partition, service, region, account = (match.group(i).decode() for i in range(1, 5))
+            value = match.group().decode("utf-8", "replace")
+            partition, service, region, account = (
+                match.group(i).decode("utf-8", "replace") for i in range(1, 5)
+            )
             shown = f"arn:{partition}:{service}:{region}:{account[:4]}********:…"
-            example = is_allowed_account(account) or "EXAMPLE" in value
-            yield Hit(start, value, shown, example)
+            # Only the account decides (rules 3 and 4): "EXAMPLE" in a role or resource name
+            # does not make a real account an example.
+            yield Hit(start, value, shown, is_allowed_account(account))

@@ -4,6 +4,11 @@ detect-secrets calls every plugin on every line. The plugins answer from one who
 cached for the file being scanned, so multi-line rules (PEM bodies, ``JWT_SECRETS`` maps,
 ``jwt:`` sections) give the same answers here as in ``erp-secrets scan``. Without a readable
 file (``detect-secrets scan --string``, diffs) they scan the lines of context they are given.
+
+Findings are keyed by line number, so both must number lines alike: detect-secrets reads a file
+with Python's universal newlines (``\r\n``, ``\r``, ``\n``), and so does
+:class:`erp.scan._text.Text`. A secret after a lone ``\r`` is on the next line for both, where
+detect-secrets' pragma filter looks for its pragma.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 HS256 secrets have no shape of their own, so every rule here is about where a string stands:
 
-* values of a ``JWT_SECRETS`` map (JSON, Python, YAML, ``.env``/shell JSON strings), and every
-  key-id -> secret pair of a file named ``jwt_secrets*.json``;
+* values of a ``JWT_SECRETS`` map (JSON, Python, YAML, ``.env``/shell JSON strings, the JSON
+  value of a Kubernetes/ECS ``name: JWT_SECRETS`` / ``value:`` pair), and every key-id ->
+  secret pair of a file named ``jwt_secrets*.json``;
 * values assigned to a JWT secret name (``JWT_SECRET``, ``jwt_signing_key``, ``jwtSecret`` ...,
   but not ``JWT_SECRET_ID``);
 * a literal key passed to ``jwt.encode(payload, "...")`` / ``jwt.decode(token, "...")``;
@@ -20,7 +21,7 @@ import fnmatch
 import re
 from collections.abc import Iterator
 
-from erp.scan._assign import SEPARATOR
+from erp.scan._assign import SEPARATOR, VALUE_MEMBER
 from erp.scan._base import Detector, Hit, redact
 from erp.scan._text import Text, find_all
 from erp.scan.rules import is_documentation_example, shannon_bits
@@ -31,6 +32,12 @@ _MAP_NAME = re.compile(rb"jwt_?secrets(?![a-z0-9_])")
 _MAP_OPEN = re.compile(
     rb"[\"'`\]]*[ \t]*(?:=>|:=|=|:|,|\()?[ \t]*(?:[\w.]+\()?[ \t]*(?:[rbfuRBFU]{0,2}[\"'])?"
     rb"[ \t]*(?:(\{)|(?=\r?\n))"
+)
+# JWT_SECRETS as the name of a name/value pair whose value is the JSON map: Kubernetes
+# `- name: JWT_SECRETS` / `value: '{...}'`, ECS {"name": "JWT_SECRETS", "value": "{...}"}.
+# Matched on the lower-case copy; ends at the map's opening brace.
+_MAP_VALUE = re.compile(
+    VALUE_MEMBER + rb"[ \t]*(?:[|>][-+]?[ \t]*\r?\n[ \t]*)?(?:\\{0,3}[\"'`])?[ \t]*\{"
 )
 _BRACE = re.compile(rb"[{}]")
 _PAIR = re.compile(rb"(\\?[\"'])([^\"'\\\n]{1,200})\1[ \t]*:[ \t]*(\\?[\"'])([^\"'\\\n]{0,600})\3")
@@ -209,12 +216,15 @@ class JwtSigningSecret(Detector):
         out: list[tuple[int, bytes, int, bool]] = []
         for name in _MAP_NAME.finditer(text.lower):
             opened = _MAP_OPEN.match(data, name.end())
-            if opened is None:
-                continue
-            if opened.group(1) is not None:
+            if opened is not None and opened.group(1) is not None:
                 out += self._pairs(data, opened.start(1), _closing_brace(data, opened.start(1)))
-            elif _YAML_MAP_HEAD.match(text.line_at(name.start()).lower()):
+            elif opened is not None and _YAML_MAP_HEAD.match(text.line_at(name.start()).lower()):
                 out += _yaml_block(text, name.start(), opened.end())
+            else:
+                member = _MAP_VALUE.match(text.lower, name.end())
+                if member is not None:
+                    brace = member.end() - 1
+                    out += self._pairs(data, brace, _closing_brace(data, brace))
         return out
 
     @staticmethod

@@ -2,6 +2,17 @@
 
 Detectors work on bytes, not ``str``: no decoding cost, and every offset is a byte offset that
 maps back to a line with one binary search.
+
+Two notions of a line:
+
+* **numbered lines** (:meth:`Text.line_of`, :meth:`Text.line`): what findings are reported on
+  and what the allow pragma is read from. A line ends at ``\r\n``, ``\r`` or ``\n``, as
+  Python reads a text file (universal newlines), as detect-secrets numbers the lines it asks its
+  plugins about, and as editors show them: a lone ``\r`` starts a new line, so a pragma before
+  it cannot allow a value after it.
+* **syntax lines** (:meth:`Text.line_start`, :meth:`Text.line_end`, :meth:`Text.line_at`): how
+  detectors read multi-line constructs (YAML blocks, ``[jwt]`` sections); split at ``\n`` only,
+  so a ``\r\n`` line keeps its ``\r`` and the detectors' ``\r?$`` patterns apply.
 """
 
 from __future__ import annotations
@@ -12,7 +23,8 @@ from collections.abc import Iterator
 
 __all__ = ["ALNUM_CLASS", "B64URL_MASK", "BASE64_CLASS", "Text", "find_all"]
 
-_NEWLINE = re.compile(rb"\n")
+_NEWLINE = re.compile(rb"\r\n?|\n")
+"""A numbered line's end: Python's universal newlines (and so detect-secrets')."""
 
 
 def _mask_table() -> bytes:
@@ -92,35 +104,37 @@ class Text:
         return self._line_starts
 
     def line_of(self, offset: int) -> int:
-        """The 1-based line number holding byte ``offset``."""
+        """The 1-based number of the (numbered) line holding byte ``offset``."""
         return bisect.bisect_right(self._starts(), offset)
 
     def line_start(self, offset: int) -> int:
-        """Offset of the first byte of the line holding ``offset``."""
+        """Offset of the first byte of the syntax line (split at ``\\n``) holding ``offset``."""
         return self.data.rfind(b"\n", 0, offset) + 1
 
     def line_end(self, offset: int) -> int:
-        """Offset just past the last byte (before the newline) of the line holding ``offset``."""
+        """Offset just past the last byte (before the ``\\n``) of the syntax line at ``offset``."""
         end = self.data.find(b"\n", offset)
         return len(self.data) if end < 0 else end
 
     def line_at(self, offset: int) -> bytes:
-        """The line holding ``offset``, without its newline."""
+        """The syntax line holding ``offset``, without its ``\\n``."""
         return self.data[self.line_start(offset) : self.line_end(offset)]
 
     def line_offset(self, number: int) -> int:
-        """Offset of the first byte of line ``number`` (1-based); the size past the end."""
+        """Offset of the first byte of numbered line ``number`` (1-based); the size past the end."""
         starts = self._starts()
         return starts[number - 1] if 1 <= number <= len(starts) else len(self.data)
 
     def line(self, number: int) -> bytes:
-        """Line ``number`` (1-based), without its newline; empty past the end."""
+        """Numbered line ``number`` (1-based), without its line break; empty past the end."""
         starts = self._starts()
         if number < 1 or number > len(starts):
             return b""
         start = starts[number - 1]
-        end = starts[number] - 1 if number < len(starts) else len(self.data)
-        return self.data[start:end]
+        if number == len(starts):
+            return self.data[start:]
+        # A numbered line holds no \r or \n but the one break (\r, \n or \r\n) ending it.
+        return self.data[start : starts[number]].rstrip(b"\r\n")
 
 
 def find_all(haystack: bytes, needle: bytes, start: int = 0) -> Iterator[int]:

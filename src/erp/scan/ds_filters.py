@@ -2,7 +2,8 @@
 
 Listed in ``.secrets.baseline`` as ``erp.scan.ds_filters.is_documentation_example``, so
 detect-secrets' built-in plugins let documentation examples through as ``erp-secrets scan``
-does. (The project's own plugins apply the full rule, ARN accounts included, themselves.)
+does. (The project's own plugins apply the full rule, ARN accounts included, themselves; an
+ARN is never an example by its words, only by its account.)
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ _TAIL = re.compile(r"[A-Za-z0-9]{8,}$")
 
 
 def is_documentation_example(secret: str) -> bool:
-    """Rule 1 (contains ``EXAMPLE``) or rule 2 on the value's last token (``.../XXXXXXXX``)."""
+    """Rule 1 (contains ``EXAMPLE``) or rule 2 on the value's last token (``.../XXXXXXXX``).
+
+    Not for ARNs: only their account makes them examples, and the project's ARN plugin applies
+    that rule itself (``arn:aws:iam::<real account>:role/EXAMPLE-deployer`` is reported).
+    """
+    if secret.startswith("arn:"):
+        return False
     tail = _TAIL.search(secret)
     return _rule(secret, tail.group() if tail else secret)
 

@@ -4,14 +4,18 @@
 repository, a moved plugin file, a missing package) and then passes the commit: the error
 shows only with ``--verbose``. This wrapper loads the baseline's configuration first and
 exits 2 with a message naming what could not be loaded and how to fix it; only then does it
-run detect-secrets' own hook with the same arguments.
+run detect-secrets' own hook with the same arguments. File names follow ``--`` (as the
+project's pre-commit entry passes them), so a staged file named ``--help`` is scanned, not
+taken as an option.
 
-It also makes detect-secrets select the files ``erp-secrets scan`` selects
+It also makes detect-secrets select files by the rule ``erp-secrets scan`` uses
 (:func:`erp.scan.files.skip_reason`: by content, never by name): detect-secrets' built-in
 ``is_non_text_file`` filter, which skips ``.sum``, ``.lock``, ``.css``, ``.svg``, ``.map`` ...
 by extension and cannot be switched off in a baseline, is replaced for this process by that
 rule. (``is_lock_file`` and ``is_swagger_file`` are left out of the baseline's filters by
-:mod:`erp.scan.ds_config` for the same reason.)
+:mod:`erp.scan.ds_config` for the same reason.) One difference remains: detect-secrets skips,
+silently, a selected file it cannot decode as text (a Latin-1 file); ``erp-secrets scan``
+scans it, so that hook still blocks its secrets.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ EXIT_UNLOADABLE = 2
 
 def _baseline_argument(argv: Sequence[str]) -> str | None:
     for index, arg in enumerate(argv):
+        if arg == "--":
+            break  # file names follow (a staged file may be named "--baseline=x")
         if arg == "--baseline" and index + 1 < len(argv):
             return argv[index + 1]
         if arg.startswith("--baseline="):

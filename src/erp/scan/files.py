@@ -62,10 +62,12 @@ def is_binary(data: bytes) -> bool:
 def skip_reason(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
     """Why the file at ``path`` is not scanned, or None if it is.
 
-    The one file-selection rule of both hooks (``erp-secrets scan`` and, through
+    The file-selection rule of both hooks (``erp-secrets scan`` and, through
     :mod:`erp.scan.ds_hook`, detect-secrets): symbolic links, files over ``max_bytes`` and
     binary content are skipped; every other file is scanned whatever its name or extension
-    (lock files, ``go.sum``, ``.css``, ``.svg`` and source maps included).
+    (lock files, ``go.sum``, ``.css``, ``.svg`` and source maps included). detect-secrets
+    then also skips, silently, a selected file it cannot decode as text (a Latin-1 file);
+    ``erp-secrets scan`` reads bytes and scans it.
     """
     try:
         if os.path.islink(path):
@@ -114,22 +116,52 @@ def list_files(
     return list(dict.fromkeys(out))
 
 
+_GITLINK = b"160000"
+"""The mode of a submodule entry: its object is a commit of another repository."""
+
+
+def _staged_entries(root: Path) -> list[tuple[str, bytes]]:
+    """(path, staged blob id) of each added or modified file in the index at ``root``.
+
+    NUL-separated raw diff output: any file name (a newline, a quote, a leading ``-``) is read
+    as git stores it, and the content is asked for by object id, never by name.
+    """
+    raw = _git(
+        ["diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", "--diff-filter=ACMRT"],
+        root,
+    )
+    fields = raw.split(b"\0")
+    entries: list[tuple[str, bytes]] = []
+    index = 0
+    while index < len(fields):
+        meta = fields[index].split()
+        index += 1
+        if len(meta) < 5 or not meta[0].startswith(b":"):
+            continue
+        # ":old-mode new-mode old-id new-id status", then one path (two for a rename or copy).
+        count = 2 if meta[4][:1] in (b"R", b"C") else 1
+        path = fields[index + count - 1] if index + count - 1 < len(fields) else b""
+        index += count
+        if path and meta[1] != _GITLINK:
+            entries.append((path.decode("utf-8", "surrogateescape"), meta[3]))
+    return entries
+
+
 def staged_blobs(cwd: Path | None = None) -> Iterator[tuple[str, bytes]]:
     """(path from the repository root, staged content) of each added or modified file.
 
     The content is the index's, so what is scanned is exactly what ``git commit`` records.
     """
     cwd = cwd or Path.cwd()
-    root = Path(_git(["rev-parse", "--show-toplevel"], cwd).decode().strip())
-    names = _git(["diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT"], root)
-    paths = [name for name in names.decode("utf-8", "surrogateescape").split("\0") if name]
-    paths = [p for p in paths if "\n" not in p]
-    if not paths:
+    top = _git(["rev-parse", "--show-toplevel"], cwd).decode("utf-8", "surrogateescape")
+    root = Path(top.removesuffix("\n"))
+    entries = _staged_entries(root)
+    if not entries:
         return
-    request = "".join(f":{p}\n" for p in paths).encode("utf-8", "surrogateescape")
+    request = b"".join(object_id + b"\n" for _, object_id in entries)
     out = _git(["cat-file", "--batch"], root, stdin=request)
     position = 0
-    for path in paths:
+    for path, _ in entries:
         header_end = out.index(b"\n", position)
         header = out[position:header_end].split()
         if len(header) < 3 or header[-1] == b"missing":

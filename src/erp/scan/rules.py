@@ -3,6 +3,8 @@
 Documentation examples (never reported, by every detector and by the detect-secrets filter):
 
 1. the value contains the upper-case word ``EXAMPLE`` (AWS's documentation keys end in it);
+   not for ARNs, which rule 3 alone decides (``role/EXAMPLE-deployer`` in a real account is
+   reported);
 2. the variable part of the value is one character repeated (``XXXX...``, ``0000...``);
 3. an ARN whose account is an AWS documentation account (:data:`DOCUMENTATION_ACCOUNTS`) or
    one digit repeated twelve times (``000000000000``).
@@ -15,7 +17,13 @@ Public AWS-owned accounts (never a secret: every AWS customer writes them in pol
 
 A reviewed false positive is allowed inline with detect-secrets' pragma, which both scanners
 honour: ``pragma: allowlist secret`` in a comment on the line, or
-``pragma: allowlist nextline secret`` in a comment on the line before.
+``pragma: allowlist nextline secret`` as a comment that is the whole line before (only blanks
+may precede its comment opener, as detect-secrets requires: ``x = 1  # pragma: allowlist
+nextline secret`` or a string holding the words allows nothing). Lines are the numbered lines of
+:mod:`erp.scan._text` (ended by ``\r\n``, ``\r`` or ``\n``); a line that holds another
+character some programs show as a line break (form feed, vertical tab, ``\x1c``-``\x1e``,
+U+0085, U+2028, U+2029) carries no pragma, so a pragma only ever allows what stands on its own
+line however the file is displayed.
 """
 
 from __future__ import annotations
@@ -68,7 +76,13 @@ AWS_PUBLIC_ACCOUNTS = frozenset(
 
 _COMMENT = rb"(?:#|//|/\*|'|--|<!--|;|%|\"|\*)"
 _SAME_LINE = re.compile(_COMMENT + rb"[ \t]*pragma: ?allowlist[ -]secret")
-_NEXT_LINE = re.compile(_COMMENT + rb"[ \t]*pragma: ?allowlist[ -]nextline[ -]secret")
+# The whole line: blanks, a comment opener (no quote: a string literal is not a comment), the
+# pragma. Matched from the line's start, like detect-secrets' ``^[ \t]*#...`` nextline regex.
+_NEXT_LINE = re.compile(
+    rb"[ \t]*(?:#|//|/\*|--|<!--[# \t]*|;|%|\*)[ \t]*pragma: ?allowlist[ -]nextline[ -]secret"
+)
+# Characters str.splitlines() (and some editors) break lines at, beyond \r and \n.
+_OTHER_BREAKS = re.compile(rb"[\x0b\x0c\x1c\x1d\x1e]|\xc2\x85|\xe2\x80[\xa8\xa9]")
 
 
 def is_documentation_account(account: str) -> bool:
@@ -94,10 +108,17 @@ def is_documentation_example(value: str, variable_part: str | None = None) -> bo
 
 
 def is_pragma_allowed(line: bytes, previous_line: bytes) -> bool:
-    """True if ``line`` carries the allow pragma, or ``previous_line`` the nextline pragma."""
+    """True if ``line`` carries the allow pragma, or ``previous_line`` is the nextline pragma.
+
+    Both are numbered lines without their line break (see the module docstring).
+    """
     if b"allowlist" not in line and b"allowlist" not in previous_line:
         return False
-    return bool(_SAME_LINE.search(line)) or bool(_NEXT_LINE.search(previous_line))
+    if _OTHER_BREAKS.search(line):
+        return False
+    if _SAME_LINE.search(line):
+        return True
+    return bool(_NEXT_LINE.match(previous_line)) and not _OTHER_BREAKS.search(previous_line)
 
 
 def shannon_bits(value: str) -> float:

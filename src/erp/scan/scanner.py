@@ -8,6 +8,7 @@ detect-secrets hash of the secret, never the secret.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ __all__ = [
     "Finding",
     "ScanReport",
     "TextMatch",
+    "display_path",
     "find_in_text",
     "find_secrets",
     "scan_blobs",
@@ -35,6 +37,19 @@ __all__ = [
 ]
 
 _PARALLEL_MIN_FILES = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_QUOTED = re.compile(r'[\x00-\x1f\x7f"\\]')
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "\\": "\\\\"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    return _ESCAPES.get(match[0], f"\\x{ord(match[0]):02x}")
+
+
+def display_path(path: str) -> str:
+    """``path`` for one line of text output: as is, or quoted with escapes (as git quotes
+    names) when it holds a line break or another control character."""
+    return f'"{_QUOTED.sub(_escape, path)}"' if _CONTROL.search(path) else path
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +74,9 @@ class Finding:
         }
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.detector} ({self.slug}): {self.redacted}"
+        return (
+            f"{display_path(self.path)}:{self.line}: {self.detector} ({self.slug}): {self.redacted}"
+        )
 
 
 @dataclass
