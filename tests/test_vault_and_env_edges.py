@@ -164,3 +164,12 @@ def test_a_rotation_between_reads_never_tears_the_ring(tmp_path: Path) -> None:
     source.lookup = rotation_lands_after_the_map_is_read  # type: ignore[method-assign]
     ring = load_jwt_ring(resolver)
     assert ring.active.id in ring.secrets_map()
+
+
+def test_an_unknown_id_from_the_environment_says_where_it_was_set(tmp_path: Path) -> None:
+    """The map is in the file, the id in a variable: the message names both places."""
+    path = tmp_path / "jwt_secrets.json"
+    path.write_text(json.dumps(_ring_doc()))
+    env = EnvSource({"JWT_SECRET_ID": "k9"})
+    with pytest.raises(KeyRingError, match="JWT_SECRET_ID is set in environment variables"):
+        load_jwt_ring(SecretResolver([env, VaultSource(path)]))

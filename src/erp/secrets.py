@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from erp import _settings
-from erp.errors import SecretNotFound
+from erp.errors import KeyRingError, SecretNotFound
 from erp.jwt.codec import KEYS, ring_from_json_text
 from erp.jwt.keyring import KeyRing
 from erp.store.vault import DEFAULT_VAULT_FILE, VaultReader
@@ -245,16 +245,24 @@ def load_jwt_ring(resolver: SecretResolver | None = None) -> KeyRing:
         else f"JWT_SECRETS in {source.describe()}"
     )
     active = resolver.find("JWT_SECRET_ID")
-    if isinstance(source, VaultSource):
-        # one snapshot of the file for all three names: a rewrite landing between separate
-        # reads would pair one version's map with another's active id
-        doc = source.document()
-        secrets_map = doc.get("JWT_SECRETS")
-        if isinstance(secrets_map, dict):
-            active_id = (
-                doc.get("JWT_SECRET_ID") if active is None or active[1] is source else active[0]
-            )
-            return KeyRing.from_maps(
-                secrets_map, active_id, doc.get(KEYS) or {}, source=source_name
-            )
-    return ring_from_json_text(raw, active[0] if active else None, None, source=source_name)
+    try:
+        if isinstance(source, VaultSource):
+            # one snapshot of the file for all three names: a rewrite landing between
+            # separate reads would pair one version's map with another's active id
+            doc = source.document()
+            secrets_map = doc.get("JWT_SECRETS")
+            if isinstance(secrets_map, dict):
+                active_id = (
+                    doc.get("JWT_SECRET_ID") if active is None or active[1] is source else active[0]
+                )
+                return KeyRing.from_maps(
+                    secrets_map, active_id, doc.get(KEYS) or {}, source=source_name
+                )
+        return ring_from_json_text(raw, active[0] if active else None, None, source=source_name)
+    except KeyRingError as exc:
+        if active is None or active[1] is source:
+            raise
+        # the id and the map come from different places: say where the id was found
+        raise KeyRingError(
+            f"{exc} (JWT_SECRET_ID is set in {active[1].describe()}, which wins over the file)"
+        ) from None
