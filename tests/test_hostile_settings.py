@@ -654,3 +654,12 @@ def test_settings_of_the_right_shape_reach_aws_as_given(monkeypatch: pytest.Monk
         assert AwsSettings.from_env({"AWS_REGION": region}).region == region
     for url in ("http://localstack:4566", "https://vpce-1.secretsmanager.us-east-1.vpce.example"):
         assert AwsSettings.from_env({"ERP_AWS_ENDPOINT_URL": url}).endpoint_url == url
+
+
+def test_the_arn_of_a_name_of_the_longest_length_is_accepted() -> None:
+    """AWS allows 512-character names; the ARN adds '-' and six random characters."""
+    from erp.aws.client import check_secret_id
+
+    name = ("erp/" + "jwt-keys/" * 60)[:512]
+    arn = f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{name}-AbCdEf"
+    assert check_secret_id(arn) == arn

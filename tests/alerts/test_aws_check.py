@@ -168,3 +168,23 @@ def test_moto_secret_with_rotation_is_checked_over_http(aws_env: str) -> None:
     report = check_aws_secrets([arn], client=sm, now=rotated + timedelta(days=32), options=OPTIONS)
     assert conditions(report) == [("rotation_overdue", "critical")]
     assert report.subjects[0].id == f"aws:{arn}"
+
+
+def test_a_secret_named_by_name_clears_the_failure_announced_under_that_name(
+    aws_env: str,
+) -> None:
+    """Unreadable, it was keyed by the name given; read, by its ARN: looked at under both."""
+    import boto3
+
+    sm = boto3.client("secretsmanager", endpoint_url=aws_env)
+    name = "erp/by-name"
+    arn = sm.create_secret(Name=name, SecretString=json.dumps({"k": secrets.token_hex(8)}))["ARN"]
+
+    def unreachable() -> Any:
+        raise RuntimeError("Could not connect to the endpoint URL")
+
+    failed = check_aws_secrets([name], client=unreachable, now=LAST, options=OPTIONS)
+    announced = {f.subject.id for f in failed.findings}
+    report = check_aws_secrets([name], client=sm, now=datetime.now(UTC), options=OPTIONS)
+    assert announced <= report.checked_ids()
+    assert f"aws:{arn}" in report.checked_ids()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+
+import pytest
 
 from erp.alerts.delivery import RetryPolicy, Transport
 from erp.testing.alerts import FakeTime, Receiver, Reply
@@ -157,3 +161,107 @@ def test_secret_url_path_and_echoed_secrets_never_appear_in_results(
     assert token not in text
     assert result.target == f"http://127.0.0.1:{receiver.port}"  # type: ignore[attr-defined]
     assert "no_service for /services/***" in result.error  # type: ignore[attr-defined]
+
+
+def test_a_redirect_is_not_delivery(receiver: Receiver, transport: Transport) -> None:
+    """urllib would re-send the POST as a bodiless GET and call that delivered."""
+    receiver.default = Reply(302, "", {"Location": "/login"})
+    result = post(transport, receiver.url("/hook"))
+    assert not result.ok  # type: ignore[attr-defined]
+    assert result.status == 302  # type: ignore[attr-defined]
+    assert [r.path for r in receiver.requests] == ["/hook"]  # nothing followed it
+
+
+def test_an_odd_retry_after_is_a_plain_retry(
+    receiver: Receiver, transport: Transport, fake_time: FakeTime
+) -> None:
+    """'²' is a digit to str.isdigit() but not to float(): the usual backoff, no crash."""
+    receiver.script.append(Reply(429, "", {"Retry-After": "²"}))
+    result = post(transport, receiver.url())
+    assert result.ok  # type: ignore[attr-defined]
+    assert fake_time.sleeps == [1.0]
+
+
+def test_an_echoed_webhook_path_is_scrubbed_without_being_named(
+    receiver: Receiver, transport: Transport
+) -> None:
+    """The URL is secret as a whole and in parts: a 404 may echo just its path."""
+    token = "T0KEN" + "x7Q9" * 6
+    url = receiver.url(f"/services/T01/B01/{token}")
+    receiver.default = Reply(404, f"Cannot POST /services/T01/B01/{token}")
+    result = post(transport, url)
+    assert token not in result.error  # type: ignore[attr-defined]
+
+
+class _RawServer:
+    """Answers each connection with fixed bytes, then holds it open until closed."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.done = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(self.answer)
+                self.done.wait(10)
+
+    def close(self) -> None:
+        self.done.set()
+        self.sock.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"garbage\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 101 + b"\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n",
+    ],
+    ids=["status line", "101 headers", "70 KiB header"],
+)
+def test_a_garbled_answer_is_a_failed_attempt_not_a_crash(
+    fake_time: FakeTime, answer: bytes
+) -> None:
+    server = _RawServer(answer)
+    transport = Transport(
+        RetryPolicy(max_attempts=1, timeout_seconds=5),
+        sleep=fake_time.sleep,
+        monotonic=fake_time.monotonic,
+    )
+    try:
+        result = post(transport, server.url)
+    finally:
+        server.close()
+    assert not result.ok  # type: ignore[attr-defined]
+    assert "malformed answer" in result.error  # type: ignore[attr-defined]
+
+
+def test_a_trickling_answer_cannot_outlast_the_budget(fake_time: FakeTime) -> None:
+    """The socket timeout is per read; the budget bounds the whole post."""
+    server = _RawServer(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nx")
+    reads = iter(range(1000))
+
+    def clock() -> float:  # every look at the clock is a second later
+        return fake_time.now + next(reads)
+
+    transport = Transport(
+        RetryPolicy(max_attempts=1, timeout_seconds=5, budget_seconds=2.5),
+        sleep=fake_time.sleep,
+        monotonic=clock,
+    )
+    try:
+        result = post(transport, server.url)
+    finally:
+        server.close()
+    assert not result.ok  # type: ignore[attr-defined]

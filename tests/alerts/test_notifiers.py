@@ -159,6 +159,14 @@ def test_slack_text_is_escaped_against_link_injection(
     section = receiver.bodies()[0]["blocks"][1]
     assert section["text"]["text"] == "&lt;!channel&gt; &amp; &lt;http://x&gt;"
     assert section["fields"][3]["text"] == "*Subject*\nring &lt;/x|click&amp;me&gt;"
+    # the notification text (mrkdwn too) of the open, the resolve and the digest
+    Slack(receiver.url(), transport=transport).resolve(
+        "erp/rotation_due/jwt:h:/x", finding.to_dict(), NOW
+    )
+    Slack(receiver.url(), transport=transport).digest([finding], NOW)
+    for body in receiver.bodies():
+        assert "<" not in body["text"]
+        assert "&lt;!channel&gt;" in body["text"] or "&lt;/x|click&amp;me&gt;" in body["text"]
 
 
 def test_notifier_reprs_hide_routing_key_and_webhook(

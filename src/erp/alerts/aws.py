@@ -10,6 +10,7 @@ version is older than ``stuck_after`` the next rotation will fail too, so it is 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -270,5 +271,11 @@ def check_aws_secrets(
                 kwargs["NextToken"] = token
         except Exception:  # no ListSecretVersionIds permission: judge from DescribeSecret
             versions = None
-        parts.append(assess_secret(description, versions, now, options))
+        assessed = assess_secret(description, versions, now, options)
+        given = Subject(aws_subject_id(secret_id), "aws-secret", f"secret {secret_id}")
+        if given.id not in {s.id for s in assessed.subjects}:
+            # A secret that could not be read was announced under the id as given (a name);
+            # read, it is keyed by its ARN. Looked at under both, so that alert resolves.
+            assessed = dataclasses.replace(assessed, subjects=(*assessed.subjects, given))
+        parts.append(assessed)
     return Report.combine(now, parts)

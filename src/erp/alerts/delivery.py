@@ -12,6 +12,7 @@ injectable so tests never wait.
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import time
 import urllib.error
@@ -121,7 +122,7 @@ def _retry_after(value: str | None, now: Callable[[], datetime]) -> float | None
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() is True, float("²") fails
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -159,12 +160,15 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport({self.policy!r})"
 
-    def _open(self, request: urllib.request.Request, host: str) -> Any:
-        handlers: list[urllib.request.BaseHandler] = []
+    def _open(self, request: urllib.request.Request, host: str, timeout: float) -> Any:
+        # Never follow a redirect: neither Slack nor PagerDuty answers an accepted POST with
+        # one, urllib would re-send it as a GET without the body (and count that as
+        # delivered), and the new location could be plain http elsewhere.
+        handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
         if host in _LOOPBACK:  # never send loopback traffic through a proxy
             handlers.append(urllib.request.ProxyHandler({}))
         opener = urllib.request.build_opener(*handlers)
-        return opener.open(request, timeout=self.policy.timeout_seconds)
+        return opener.open(request, timeout=timeout)
 
     def post(
         self,
@@ -194,10 +198,16 @@ class Transport:
             status: int | None = None
             retry_after: float | None = None
             retryable = True
+            # the budget bounds the whole post: a receiver trickling a byte at a time would
+            # otherwise hold one attempt far past both the timeout (per read) and the budget
+            deadline = started + policy.budget_seconds
             try:
-                with self._open(request, host) as response:
+                timeout = min(policy.timeout_seconds, max(deadline - self.monotonic(), 0.001))
+                with self._open(request, host, timeout) as response:
                     status = int(response.status)
-                    text = response.read(65536).decode("utf-8", "replace")
+                    text = _read_until(response, deadline, self.monotonic).decode(
+                        "utf-8", "replace"
+                    )
                 attempts.append(Attempt(status))
                 return DeliveryResult(
                     destination,
@@ -211,8 +221,12 @@ class Transport:
                 )
             except urllib.error.HTTPError as exc:
                 status = exc.code
-                excerpt = exc.read(_MAX_EXCERPT).decode("utf-8", "replace").strip()
+                try:  # scrubbed whole, then cut: a cut secret would no longer match
+                    echoed = exc.read(65536).decode("utf-8", "replace")
+                except (OSError, http.client.HTTPException):
+                    echoed = ""
                 exc.close()
+                excerpt = redact(echoed, [*secrets, *_url_secrets(url)])[:_MAX_EXCERPT].strip()
                 retry_after = _retry_after(exc.headers.get("Retry-After"), self.wall_clock)
                 retryable = status in _RETRY_STATUS
                 error = f"HTTP {status}" + (f" {excerpt!r}" if excerpt else "")
@@ -226,7 +240,9 @@ class Transport:
                     error = f"cannot connect ({getattr(reason, 'strerror', None) or reason})"
             except OSError as exc:  # connection reset mid-response and the like
                 error = f"connection failed ({exc.strerror or type(exc).__name__})"
-            error = redact(error, [*secrets, url])
+            except (http.client.HTTPException, ValueError) as exc:  # a garbled answer
+                error = f"malformed answer ({type(exc).__name__})"
+            error = redact(error, [*secrets, *_url_secrets(url)])
             if not retryable:
                 attempts.append(Attempt(status, error))
                 break
@@ -246,6 +262,33 @@ class Transport:
         tries = len(attempts)
         final = f"{error} (after {tries} attempt{'s' if tries != 1 else ''})"
         return DeliveryResult(destination, action, target, False, tuple(attempts), dedup_key, final)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # urllib then raises HTTPError with the 3xx status: not delivered
+
+
+def _url_secrets(url: str) -> list[str]:
+    """What of a webhook URL must never be shown: all of it, and its path and query alone
+    (a receiver may echo just the path, whose last parts are the webhook's token)."""
+    parts = urlsplit(url)
+    return [url, *(p for p in (parts.path, parts.query) if len(p) > 1)]
+
+
+def _read_until(response: Any, deadline: float, monotonic: Callable[[], float]) -> bytes:
+    """At most 64 KiB of ``response``, or :class:`TimeoutError` once ``deadline`` passes."""
+    chunks: list[bytes] = []
+    left = 65536
+    while left > 0:
+        if monotonic() > deadline:
+            raise TimeoutError
+        chunk = response.read1(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _parse(text: str) -> Any:

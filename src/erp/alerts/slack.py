@@ -56,7 +56,8 @@ class Slack:
         emoji = _EMOJI[finding.severity]
         due = to_iso(finding.due_at) if finding.due_at else "-"
         return {
-            "text": _cut(f"{emoji} {finding.title}: {finding.summary}", _TEXT_MAX),
+            # the notification text is mrkdwn too: escaped like the blocks
+            "text": _cut(escape(f"{emoji} {finding.title}: {finding.summary}"), _TEXT_MAX),
             "blocks": [
                 {
                     "type": "header",
@@ -102,7 +103,7 @@ class Slack:
             title, name = restored.title, restored.subject.name
         text = f":white_check_mark: Resolved: {title}: {name}"
         return {
-            "text": _cut(text, _TEXT_MAX),
+            "text": _cut(escape(text), _TEXT_MAX),
             "blocks": [
                 {
                     "type": "section",
@@ -152,7 +153,9 @@ class Slack:
         )
         first = findings[0]
         return {
-            "text": _cut(f"{_EMOJI[worst]} {head}: {first.title}: {first.summary}", _TEXT_MAX),
+            "text": _cut(
+                escape(f"{_EMOJI[worst]} {head}: {first.title}: {first.summary}"), _TEXT_MAX
+            ),
             "blocks": blocks,
         }
 

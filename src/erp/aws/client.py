@@ -200,7 +200,8 @@ def check_secret_id(secret_id: str, where: str = "ERP_AWS_SECRET_ID or --secret-
 
 
 _SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
-_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[^\s]{1,512}")
+# a name of up to 512 characters, and the "-" and six random characters AWS adds to it
+_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[^\s]{1,519}")
 
 
 def endpoint_of(client: Any) -> str:
