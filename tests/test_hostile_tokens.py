@@ -360,7 +360,7 @@ def test_max_token_bytes_setting_range_is_inclusive(monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv("ERP_JWT_MAX_TOKEN_BYTES", bad)
         with pytest.raises(SettingError) as caught:
             TokenService(lambda: RING, policy=POLICY)
-        assert str(caught.value).endswith("set it to a whole number from 256 to 1.04858e+06 bytes")
+        assert str(caught.value).endswith("set it to a whole number from 256 to 1048576 bytes")
 
 
 def test_service_defaults_and_argument_checks() -> None:

@@ -326,11 +326,19 @@ def test_from_maps_messages_name_entries_and_hint_at_a_reversed_map() -> None:
     with pytest.raises(KeyRingError, match=r"^JWT_SECRETS\['a'\] is not a string$"):
         KeyRing.from_maps({"a": 5}, "a", check_strength=False)
     assert KeyRing.from_maps({"a": "short"}, "a", check_strength=False).active.secret == "short"
-    with pytest.raises(KeyRingError, match=r"^JWT_KEYS\['b'\] is not a JSON object$"):
+    with pytest.raises(
+        KeyRingError,
+        match=r"^JWT_KEYS\['b'\] is not a JSON object; restore the file from its backup or "
+        r"remove that entry \(its key then counts as retiring\)$",
+    ):
         KeyRing.from_maps({"a": a, "b": b}, "a", {"b": "retiring"})  # type: ignore[dict-item]
     with pytest.raises(KeyRingError, match=r"^JWT_KEYS\['b'\] has a bad timestamp"):
         KeyRing.from_maps({"a": a, "b": b}, "a", {"b": {"created_at": "yesterday"}})
-    with pytest.raises(KeyRingError, match=r"^JWT_KEYS\['b'\] has unknown state 'bogus'$"):
+    with pytest.raises(
+        KeyRingError,
+        match=r"^JWT_KEYS\['b'\] has unknown state 'bogus'; "
+        r"use one of 'staged', 'active', 'retiring'$",
+    ):
         KeyRing.from_maps({"a": a, "b": b}, "a", {"b": {"state": "bogus"}})
 
 
