@@ -18,7 +18,13 @@ import pytest
 
 from erp._io import DEFAULT_MAX_READ_BYTES
 from erp.clock import FrozenClock
-from erp.errors import AuditChainBroken, FileReadError, LogWriteError, SettingError
+from erp.errors import (
+    AuditChainBroken,
+    FileReadError,
+    LogWriteError,
+    SettingError,
+    VaultMissing,
+)
 from erp.jwt.keyring import RotationPolicy
 from erp.jwt.rotation import prune_keys, rotate_key
 from erp.store.audit import (
@@ -32,6 +38,7 @@ from erp.store.audit import (
 )
 from erp.store.journal import record_change, repair_log
 from erp.store.vault import META_KEY, VaultFile
+from erp.testing import CliResult
 
 ReadOnly = Callable[[Path], contextlib.AbstractContextManager[None]]  # conftest fixture
 
@@ -1031,3 +1038,49 @@ def test_new_log_on_a_read_only_file_system_is_named_as_such(
         log.check_writable()
     assert caught.value.problem == "the file system is read-only"
     assert not log.path.exists()
+
+
+def test_a_vault_path_typed_wrong_cannot_fork_the_log(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """A new vault chained onto another vault's log would leave that vault unrotatable."""
+    _rotations(vault, log, clock, 2)
+    before = _snapshot(log.path)
+    typo = VaultFile(tmp_path / "jwt_secret.json")
+    with pytest.raises(VaultMissing, match="does not exist, but the rotation log"):
+        rotate_key(vault=typo, log=log, policy=POLICY, clock=clock, actor="tester")
+    assert not typo.path.exists()
+    assert _snapshot(log.path) == before
+    _rotations(vault, log, clock, 1)  # the real vault still rotates
+    assert log.verify(_head(vault)).ok
+
+
+def test_a_missing_log_is_named_as_missing_not_as_cut(
+    vault: VaultFile, log: AuditLog, clock: FrozenClock
+) -> None:
+    _rotations(vault, log, clock, 2)
+    log.path.unlink()
+    problems = log.verify(_head(vault)).problems
+    assert problems == [problems[0]]
+    assert "does not exist" in problems[0]
+    assert "ERP_ROTATION_LOG" in problems[0]
+
+
+def test_audit_verify_without_its_vault_does_not_pass_a_cut_log(
+    erp_cli: Callable[..., CliResult],
+    vault: VaultFile,
+    log: AuditLog,
+    clock: FrozenClock,
+    tmp_path: Path,
+) -> None:
+    """The vault's head is what catches lines cut from the end: without it, no pass."""
+    _rotations(vault, log, clock, 3)
+    _set_lines(log, _lines(log)[:2])
+    missing = tmp_path / "typo.json"
+    result = erp_cli("audit", "verify", "--log", str(log.path), "--vault", str(missing))
+    assert result.code == 1
+    assert "cannot be checked against it" in result.out
+    alone = erp_cli(
+        "audit", "verify", "--log", str(log.path), "--vault", str(missing), "--log-only"
+    )
+    assert alone.code == 0

@@ -132,6 +132,11 @@ class VaultCorrupt(ConfigError):
         )
 
 
+class VaultMissing(ConfigError):
+    """The vault file named does not exist where a rotation log says one should; nothing
+    was written (a new vault would fork another vault's log)."""
+
+
 class VaultWriteError(ConfigError):
     """The vault file could not be written (read-only folder, full disk, ...); nothing changed."""
 

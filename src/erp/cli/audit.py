@@ -38,12 +38,28 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @log_option
 @vault_option
+@click.option(
+    "--log-only",
+    is_flag=True,
+    help="Check the log's own chain without its vault (entries cut from the end then go "
+    "unnoticed: the vault's record of the newest entry is what catches them).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def verify_command(log_path: Path | None, vault_path: Path | None, as_json: bool) -> None:
+def verify_command(
+    log_path: Path | None, vault_path: Path | None, log_only: bool, as_json: bool
+) -> None:
     """Check every entry's hash and link; exit 1 naming each edited, missing or cut line."""
     log, vault = open_log(log_path), open_vault(vault_path)
     head = (vault.read().get(META_KEY) or {}).get("audit") if vault.exists() else None
     report = log.verify(head)
+    if head is None and report.entries and not log_only:
+        # a vault path typed wrong (or run from another folder) must not pass a cut log
+        where = "does not exist" if not vault.exists() else "records no rotation"
+        report.problems.append(
+            f"the vault {vault.path} {where}, so the end of the log cannot be checked "
+            "against it: check --vault or ERP_VAULT_FILE (a relative path is taken from "
+            f"{Path.cwd()}), or pass --log-only to check the chain alone"
+        )
     if as_json:
         out: VerifyJson = {
             "log": str(log.path),

@@ -462,6 +462,12 @@ class AuditLog:
                     "(a rotation was interrupted after it took effect); the next rotation "
                     "or 'erp-secrets audit repair' appends it"
                 )
+            elif not report.entries and not os.path.lexists(self._file):
+                report.problems.append(
+                    f"the log {self._file} does not exist, but the vault records entry "
+                    f"{head_seq}: check --log or ERP_ROTATION_LOG (a relative path is taken "
+                    f"from {os.getcwd()}); if the log was lost, restore it from backup"
+                )
             elif isinstance(head_seq, int) and head_seq > report.last_seq:
                 report.problems.append(
                     f"the log ends at entry {report.last_seq} but the vault records entry "

@@ -8,11 +8,13 @@ vault whose entry is missing from the log is completed by the next change.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime
 
 from erp._record import Record
 from erp.clock import Clock, system_clock
+from erp.errors import VaultMissing
 from erp.store.audit import AuditLog, default_actor, make_entry
 from erp.store.vault import META_KEY, VaultFile
 
@@ -62,10 +64,20 @@ def record_change(
     vault.check_file()
     log.check_file()
     with vault.locked():
+        existed = vault.exists()
         doc = vault.read()
         meta = doc.get(META_KEY) or {}
         log.check_writable()  # a log we cannot append to must stop us before the vault changes
         log.reconcile(meta.get("audit"))
+        if not existed and log.next_position()[0] > 1:
+            # A vault path typed wrong would start a new vault and chain it onto another
+            # vault's log, which then no longer matches its own vault: refused.
+            raise VaultMissing(
+                f"vault file {vault.path} does not exist, but the rotation log {log.path} "
+                "already records another vault's rotations: check --vault or ERP_VAULT_FILE "
+                f"(a relative path is taken from {os.getcwd()}); a new vault needs a new log "
+                "(--log or ERP_ROTATION_LOG). Nothing was written"
+            )
         now = clock()
         event = change(doc, now)
         if event is None:
