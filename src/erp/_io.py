@@ -59,6 +59,8 @@ def describe_os_error(exc: OSError) -> str:
         return "it is a folder, not a file"
     if exc.errno == errno.ENXIO:
         return "it is a FIFO or socket with nobody on the other end"
+    if exc.errno == errno.ENOENT:
+        return "its folder does not exist (create it, or fix the path)"
     return exc.strerror or type(exc).__name__
 
 

@@ -115,3 +115,35 @@ def test_package_template_uploads_and_rewrites_code(
         "../dist/erp-lambda.zip"
     )  # the input is not modified
     json.dumps(packaged)  # plain data, ready for TemplateBody
+
+
+def test_packaging_without_aws_credentials_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The zip is written; the upload that cannot sign says so, without a traceback."""
+    from erp.testing import run_cli
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # no credentials cached by others
+    result = run_cli(
+        "infra",
+        "package",
+        "--s3-bucket",
+        "my-artifacts",
+        "--output",
+        str(tmp_path / "lambda.zip"),
+        "--packaged-template",
+        str(tmp_path / "packaged.yaml"),
+    )
+    assert result.code != 0
+    assert "no usable AWS credentials" in result.err
+    assert "Traceback" not in result.err
+    assert (tmp_path / "lambda.zip").exists()
+    assert not (tmp_path / "packaged.yaml").exists()

@@ -202,11 +202,11 @@ def test_security_jwks_and_tokens_from_the_vault(vault: VaultFile, log: AuditLog
 def test_cli_rotate_with_alg_and_jwks_out(
     erp_cli: Callable[..., CliResult], vault: VaultFile, tmp_path: Path
 ) -> None:
-    """jwt rotate --alg EdDSA, then jwt jwks --out writes the public set with mode 0644."""
+    """jwt rotate --alg EdDSA, then jwt jwks --out writes the public set with mode 0644,
+    making its folder as the README's `--out public/jwks.json` on a fresh checkout needs."""
     assert erp_cli("jwt", "rotate").code == 0
     assert erp_cli("jwt", "rotate", "--alg", "EdDSA").code == 0
     out = tmp_path / "public" / "jwks.json"
-    out.parent.mkdir()
     done = erp_cli("jwt", "jwks", "--out", str(out))
     assert done.code == 0, done.err
     assert stat.S_IMODE(out.stat().st_mode) == 0o644

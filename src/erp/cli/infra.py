@@ -104,11 +104,19 @@ def package_command(
     if not s3_bucket:
         return
     import boto3
+    import botocore.exceptions as bce
 
-    s3 = boto3.client("s3", endpoint_url=endpoint_url)
-    packaged = package_template(
-        load_template(template), package, bucket=s3_bucket, s3_client=s3, prefix=s3_prefix
-    )
+    from erp.aws.client import translate_error
+
+    try:
+        s3 = boto3.client("s3", endpoint_url=endpoint_url)
+        packaged = package_template(
+            load_template(template), package, bucket=s3_bucket, s3_client=s3, prefix=s3_prefix
+        )
+    except (bce.BotoCoreError, bce.ClientError) as exc:  # no credentials, no bucket: one line
+        raise translate_error(
+            exc, what=f"uploading {package.path.name} to s3://{s3_bucket}", where="S3"
+        ) from None
     packaged_template.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(
         packaged_template, dump_template(packaged).encode(), mode=0o644, what="packaged template"
@@ -144,7 +152,9 @@ def emulator_command(upstream: str, port: int, function_arn: str | None) -> None
     from erp.aws.client import AwsSettings, secretsmanager_client
     from erp.aws.strict import StrictSecretsManager
 
-    layer = StrictSecretsManager(upstream).start(port)
+    # the region the clients will sign for (AWS_REGION): the layer keys secrets by it
+    region = AwsSettings.from_env().region or "us-east-1"
+    layer = StrictSecretsManager(upstream, region=region).start(port)
     if function_arn:
         from erp.aws.lambda_rotation import RotationHandler
 

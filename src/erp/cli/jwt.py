@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any, TypedDict
@@ -227,7 +228,10 @@ def jwks_command(vault_path: Path | None, out_path: Path | None) -> None:
     if out_path is None:
         click.echo(text, nl=False)
         return
-    # public keys for static hosting: readable by the web server, so 0644 whatever was there
+    # public keys for static hosting: readable by the web server, so 0644 whatever was there;
+    # its folder made as the vault's is (`--out public/jwks.json` on a fresh checkout)
+    with contextlib.suppress(OSError):  # if it cannot be made, the write below says why
+        out_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(
         out_path, text.encode(), mode=0o644, what="JWK Set file", keep_existing_mode=False
     )
