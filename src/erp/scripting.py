@@ -53,5 +53,12 @@ def rotate_jwt_main(
     except RecursionError:  # belt and braces: every parser here is depth-bounded
         print("error: an input is nested too deeply to read; nothing was changed", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C, waiting for the lock or anywhere: no traceback
+        print(
+            "interrupted: nothing is half-written (the vault and the log are replaced whole); "
+            "run the script again to rotate",
+            file=sys.stderr,
+        )
+        return 130
     print("\n".join(describe(result, store, journal)))
     return 0

@@ -63,6 +63,12 @@ def cli() -> None:
     """Secrets and key rotation for the ERP platform."""
 
 
+INTERRUPTED = (
+    "interrupted: nothing is half-written (the vault and the log are replaced whole; a "
+    "re-encryption keeps the batches it committed); run the command again to finish or resume"
+)
+
+
 def run(argv: list[str] | None = None) -> Any:
     """Run the CLI, turning ``ErpError`` into one clear line and exit code 1."""
     try:
@@ -72,9 +78,9 @@ def run(argv: list[str] | None = None) -> Any:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo(INTERRUPTED, err=True)
+        sys.exit(130)  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
     except ErpError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -21,7 +21,7 @@ class Reporter(Protocol):
 
     def advance(self, rows: int) -> None: ...
 
-    def end(self) -> None: ...
+    def end(self, finished: bool = True) -> None: ...
 
     def warn(self, text: str) -> None: ...
 
@@ -38,7 +38,7 @@ class SilentReporter:
     def advance(self, rows: int) -> None:
         return None
 
-    def end(self) -> None:
+    def end(self, finished: bool = True) -> None:
         return None
 
     def warn(self, text: str) -> None:
@@ -108,9 +108,11 @@ class PlainReporter:
                 self._next = now + self.interval_seconds
                 self._line(self._status())
 
-    def end(self) -> None:
+    def end(self, finished: bool = True) -> None:
         with self._lock:
-            self._line(self._status().split(", ETA")[0] + ", finished")
+            # a run stopped by an error or Ctrl-C is not "finished": it resumes when rerun
+            end = ", finished" if finished else ", stopped (rerun to resume)"
+            self._line(self._status().split(", ETA")[0] + end)
 
     def warn(self, text: str) -> None:
         with self._lock:
@@ -169,7 +171,7 @@ class RichReporter:
                 self._progress.update(self._task, total=task.completed + rows)
             self._progress.advance(self._task, rows)
 
-    def end(self) -> None:
+    def end(self, finished: bool = True) -> None:
         with self._lock:
             self._progress.stop()
 

@@ -447,6 +447,7 @@ def _run_target(
     else:
         note = f"pass {job.pass_no}: {job.planned_rows:,} rows in {job.batches} batches"
     reporter.begin(target.name, job.planned_rows, max(job.planned_rows - job.pending_rows, 0), note)
+    finished = False
     try:
         this_run = _run_job(
             db, backend, job, ring, workers, pipeline, reporter, before_write, clock, pool
@@ -461,8 +462,9 @@ def _run_target(
                     db, backend, job, ring, workers, pipeline, reporter, before_write, clock, pool
                 )
             )
+        finished = True
     finally:
-        reporter.end()
+        reporter.end(finished)
     totals = backend.finish(job, clock())
     return ColumnRun(target.name, job.job_id, job.resumed, this_run, totals)
 
