@@ -23,7 +23,9 @@ def main(argv: list[str]) -> int:
         description="Append a new JWT signing key, flip JWT_SECRET_ID, log the rotation.",
     )
     parser.add_argument("--vault", help="vault file (default: $ERP_VAULT_FILE or jwt_secrets.json)")
-    parser.add_argument("--log", help="rotation log (default: logs/jwt_rotation.log)")
+    parser.add_argument(
+        "--log", help="rotation log (default: $ERP_ROTATION_LOG or logs/jwt_rotation.log)"
+    )
     parser.add_argument(
         "--policy", choices=["immediate", "staged"], help="override $ERP_JWT_POLICY"
     )

@@ -663,3 +663,14 @@ def test_the_arn_of_a_name_of_the_longest_length_is_accepted() -> None:
     name = ("erp/" + "jwt-keys/" * 60)[:512]
     arn = f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{name}-AbCdEf"
     assert check_secret_id(arn) == arn
+
+
+@pytest.mark.parametrize(("value", "shown"), [("HS512", True), ("hs-384", True), ("x" * 40, False)])
+def test_a_short_unknown_choice_is_shown_as_typed(
+    monkeypatch: pytest.MonkeyPatch, value: str, shown: bool
+) -> None:
+    """A typo such as HS512 is named, so it can be seen; a long value only by fingerprint."""
+    monkeypatch.setenv("ERP_JWT_ALG", value)
+    with pytest.raises(SettingError) as caught:
+        RotationPolicy.from_env()
+    assert (repr(value) in str(caught.value)) is shown

@@ -105,7 +105,7 @@ def loads_object(text: str | bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> di
         raise JsonProblem("not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise JsonProblem(
-            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+            f"not valid JSON ({exc.msg}; line {exc.lineno} column {exc.colno})"
         ) from None
     except RecursionError:  # belt and braces: nesting_depth should have caught it
         raise JsonProblem(f"nested more than {max_depth} levels deep") from None

@@ -169,7 +169,11 @@ def read_choice(name: str, default: _T, choices: tuple[_T, ...], *, env: Env | N
         if raw.lower() == choice.lower():
             return choice
     listed = ", ".join(repr(c) for c in choices)
-    raise SettingError(name, f"is {shown(raw)}, which is unknown", f"set it to one of {listed}")
+    # A short value of letters, digits and dashes (HS512, a typo) is a word, not a secret:
+    # shown, so the operator sees what was typed; anything else only by fingerprint.
+    word = len(raw) <= 8 and raw.replace("-", "").replace("_", "").isalnum() and raw.isascii()
+    value = repr(raw) if word else shown(raw)
+    raise SettingError(name, f"is {value}, which is unknown", f"set it to one of {listed}")
 
 
 _TRUE = ("1", "true", "yes", "on")
