@@ -197,3 +197,59 @@ def test_driver_details_that_quote_row_data_are_cut(
         conn.execute("INSERT INTO c VALUES (1, 'PRIVATE-NOTE')")
     assert "PRIVATE-NOTE" in str(caught.value)
     assert "PRIVATE-NOTE" not in primary_message(caught.value)
+
+
+def test_status_tells_a_stopped_pass_from_a_running_one(
+    sqlite_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    """A killed or interrupted pass stays 'running' in its table; status says it stopped."""
+    from erp.testing import run_cli
+
+    old, new = new_key(), new_key()
+    table = sqlite_table(100, old)
+
+    def stop(_target: Any, _rows: list[tuple[Any, Any]]) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reencrypt(
+            table.db,
+            table.columns,
+            FernetKeyRing.from_keys(new, [old]),
+            batch_size=10,
+            vault=vault,
+            log=log,
+            before_write=stop,
+        )
+    stopped = run_cli("fernet", "status", "--db", table.db)
+    assert "stopped (rerun 'erp-secrets fernet reencrypt' to resume)" in stopped.out
+    with sqlite_run_lock(table.dsn, "a run"):
+        running = run_cli("fernet", "status", "--db", table.db)
+    assert ": running, 0/10 batches done" in running.out
+
+
+def test_status_on_postgresql_tells_a_stopped_pass_too(
+    pg_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    from erp.testing import run_cli
+
+    old, new = new_key(), new_key()
+    table = pg_table(100, old)
+
+    def stop(_target: Any, _rows: list[tuple[Any, Any]]) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reencrypt(
+            table.db,
+            table.columns,
+            FernetKeyRing.from_keys(new, [old]),
+            batch_size=10,
+            vault=vault,
+            log=log,
+            before_write=stop,
+        )
+    assert "stopped (rerun" in run_cli("fernet", "status", "--db", table.db).out
+    with psycopg.connect(table.dsn) as worker:  # a worker holding a claimed range
+        worker.execute("SELECT 1 FROM erp_fernet_batches LIMIT 1 FOR UPDATE")
+        assert ": running, " in run_cli("fernet", "status", "--db", table.db).out

@@ -394,6 +394,26 @@ def _key_line(key: KeyStatus) -> str:
     return f"{key.role:9} {key.fingerprint}  from {key.source}  since {key.since}"
 
 
+def _run_working(ref: Any, conn: Any) -> bool:
+    """Whether some ``fernet reencrypt`` is working on ``ref`` now (SQLite: its run lock is
+    held; PostgreSQL: another session holds locks on the checkpoint table)."""
+    if ref.kind == "sqlite":
+        from erp.fernet.reencrypt.claims import sqlite_run_active
+
+        return sqlite_run_active(ref.path)
+    from erp.fernet.reencrypt.jobs import BATCHES
+
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = to_regclass(%s) "
+        "AND pid <> pg_backend_pid())",
+        (BATCHES,),
+    )
+    row = cur.fetchone()
+    conn.rollback()
+    return bool(row and row[0])
+
+
 @fernet_group.command("status")
 @vault_option
 @click.option("--db", "db", default=None, help="Also show the re-encryption passes in this DB.")
@@ -404,6 +424,7 @@ def status_command(vault_path: Path | None, db: str | None, as_json: bool) -> No
     from erp.fernet.rotation import fernet_status
 
     status = fernet_status(open_vault(vault_path))
+    working = True
     if db is not None:
         from erp.fernet.reencrypt.jobs import passes_overview
         from erp.fernet.reencrypt.targets import DatabaseRef
@@ -412,6 +433,7 @@ def status_command(vault_path: Path | None, db: str | None, as_json: bool) -> No
         conn = ref.connect_readonly()
         try:
             status.passes = passes_overview(conn)
+            working = _run_working(ref, conn)
         finally:
             conn.close()
     if as_json:
@@ -430,8 +452,11 @@ def status_command(vault_path: Path | None, db: str | None, as_json: bool) -> No
             if row.state == "running"
             else f"finished {row.finished or '-'}"
         )
+        state = row.state
+        if state == "running" and not working:  # killed or interrupted: nobody works on it
+            state = "stopped (rerun 'erp-secrets fernet reencrypt' to resume)"
         click.echo(
-            f"pass {row.pass_id} towards {row.target}: {row.state}, {progress}, "
+            f"pass {row.pass_id} towards {row.target}: {state}, {progress}, "
             f"{row.rows:,} rows planned, started {row.started}"
         )
     for note in status.notes:

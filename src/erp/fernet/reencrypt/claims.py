@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 from erp.errors import ConcurrentChange
 
-__all__ = ["RangeClaims", "sqlite_run_lock"]
+__all__ = ["RangeClaims", "sqlite_run_active", "sqlite_run_lock"]
 
 _WIDTH = 8
 
@@ -71,6 +71,27 @@ class RangeClaims:
             os.unlink(self.path)
 
 
+def _run_lock_path(path: str) -> str:
+    st = os.stat(path)
+    digest = hashlib.sha256(f"{st.st_dev}:{st.st_ino}".encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"erp-fernet-run-{digest}.lock")
+
+
+def sqlite_run_active(path: str) -> bool:
+    """Whether a ``fernet reencrypt`` run holds :func:`sqlite_run_lock` on ``path`` now."""
+    try:
+        fd = os.open(_run_lock_path(path), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the probe's lock, if it got it
+    return False
+
+
 @contextlib.contextmanager
 def sqlite_run_lock(path: str, shown: str) -> Iterator[None]:
     """Hold, for one run, the right to re-encrypt the SQLite file at ``path``.
@@ -81,9 +102,7 @@ def sqlite_run_lock(path: str, shown: str) -> Iterator[None]:
     folder named after the database file's device and inode (the same file reached by
     another path is the same file); the kernel releases it when the run ends or dies.
     """
-    st = os.stat(path)
-    digest = hashlib.sha256(f"{st.st_dev}:{st.st_ino}".encode()).hexdigest()[:16]
-    lock_path = os.path.join(tempfile.gettempdir(), f"erp-fernet-run-{digest}.lock")
+    lock_path = _run_lock_path(path)
     fd = os.open(
         lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC, 0o600
     )
