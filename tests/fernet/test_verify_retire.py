@@ -137,6 +137,9 @@ def test_cli_walks_the_runbook_rotate_reencrypt_verify_retire(
     )
     assert code == 1
     assert "not verified: secrets.secret pk=1: still under old key" in out
+    # a screenful, not one line per row: 20 named, the other 70 counted
+    assert out.count("not verified: secrets.secret") == 20
+    assert "... 70 more" in out
     code, out, err = run_cli(
         [
             "fernet",

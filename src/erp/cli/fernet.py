@@ -330,15 +330,22 @@ def verify_command(
                 f"key alone, {check.nulls:,} null; old keys: {old}; "
                 f"unreadable: {check.unreadable:,}"
             )
-        for column, pk, fp in report.failing:
+        # a screenful, not a flood (a verify before any reencrypt fails on every row)
+        for column, pk, fp in report.failing[:_SHOWN_ROWS]:
             what = f"still under old key {fp}" if fp else "opens with no configured key"
             click.echo(f"not verified: {column} pk={pk}: {what}")
-        if report.failing_total > len(report.failing):
-            click.echo(f"... {report.failing_total - len(report.failing)} more")
+        if report.failing_total > _SHOWN_ROWS:
+            click.echo(
+                f"... {report.failing_total - _SHOWN_ROWS:,} more (--json lists "
+                f"{len(report.failing):,}); run 'erp-secrets fernet reencrypt' to move them"
+            )
         verdict = "verified" if report.ok else "NOT verified"
         click.echo(f"{report.db}: {verdict} with primary {report.primary} (digest {report.digest})")
     if not report.ok:
         sys.exit(1)
+
+
+_SHOWN_ROWS = 20
 
 
 @fernet_group.command("retire")
