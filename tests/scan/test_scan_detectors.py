@@ -96,6 +96,8 @@ def test_every_secret_of_a_jwt_secrets_map_is_found(name: str, template: str) ->
         ("settings.py", 'jwt_secret: str = "{v}"'),
         ("app.py", 'token = jwt.encode(payload, "{v}", algorithm="HS256")'),
         ("app.py", 'claims = jwt.decode(token, key="{v}", algorithms=["HS256"])'),
+        ("app.py", 'token = jwt.encode(\n    payload,\n    "{v}",\n    algorithm="HS256",\n)'),
+        ("app.rb", 'token = JWT.encode payload, "{v}", "HS256"'),
         ("config.yaml", 'auth:\n  jwt:\n    signing_key: "{v}"\n    ttl: 3600'),
         ("config.json", '{{\n  "jwt": {{\n    "secret": "{v}"\n  }}\n}}'),
     ],

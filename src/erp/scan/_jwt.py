@@ -63,13 +63,15 @@ _QUOTES = frozenset(b"\"'`")
 # SignedString([]byte("...")), Java Keys.hmacShaKeyFor("...".getBytes()), auth0
 # Algorithm.HMAC256("..."), jjwt signWith(..., "..."). Matched on the lower-case copy.
 _ARGUMENT = rb"(?:[^,(){}\n\"']|\([^()\n]*\)|\{[^{}\n]*\})*?"
+# Arguments may stand on lines of their own (black's layout), and Ruby leaves out the
+# parentheses (JWT.encode payload, "...", "HS256").
 _CALL = re.compile(
-    rb"(?:jwt\.(?:encode|decode|sign|verify)\([ \t]*"
+    rb"(?:jwt\.(?:encode|decode|sign|verify)(?:\(|[ \t]+)\s*"
     + _ARGUMENT
-    + rb",|signwith\("
+    + rb",|signwith\(\s*"
     + _ARGUMENT
     + rb",|signedstring\(|hmacshakeyfor\(|algorithm\.hmac(?:256|384|512)\()"
-    rb"[ \t]*(?:key[ \t]*=[ \t]*)?(?:\[\]byte\(|new[ \t]+secretkeyspec\()?[ \t]*[rbu]?([\"'`])"
+    rb"\s*(?:key[ \t]*=[ \t]*)?(?:\[\]byte\(|new[ \t]+secretkeyspec\()?[ \t]*[rbu]?([\"'`])"
     rb"([^\"'`\\\n]{8,512})\1"
 )
 _CALL_HINT = (b"jwt.", b"signwith(", b"signedstring(", b"hmacshakeyfor(", b"algorithm.hmac")
