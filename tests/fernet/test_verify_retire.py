@@ -76,6 +76,17 @@ def test_retire_without_a_verify_pass_is_refused(
         retire([table.db], vault=vault, log=log)
 
 
+def test_retire_with_no_old_key_is_a_no_op_with_or_without_a_verify_pass(
+    sqlite_table: TableFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    """One key and nothing to retire: the same answer before any verify and after a retire."""
+    rotate_fernet_key(vault=vault, log=log)
+    table = sqlite_table(5, _ring(vault).primary.key)
+    before = log.entries()
+    assert retire([table.db], vault=vault, log=log).change is None
+    assert log.entries() == before
+
+
 def test_retire_is_refused_when_the_database_changed_since_verify(
     rotated: tuple[EncryptedTable, FernetKeyRing], vault: VaultFile, log: AuditLog
 ) -> None:

@@ -244,6 +244,8 @@ def retire_keys(
     done: list[RetireEvent] = []
 
     def change(doc: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+        if not vault_keys(doc, _where(vault)).fallbacks:
+            return None  # nothing to retire, so nothing to prove (before or after a retire)
         problems = retire_problems(doc, current, _where(vault))
         if problems:
             raise RetireRefused(problems)
