@@ -7,7 +7,9 @@ with planted secrets of every kind). Both scanners run as a user runs them, as c
 * baseline: ``detect-secrets scan --all-files --no-verify`` configured with the project's
   eight plugins only (the same detectors), on every core;
 * ``erp-secrets scan --all-files --no-baseline --json``, one process and every core;
-* the commit path: each hook on 1 and 50 staged files, against ``python -c pass``.
+* the commit path: each hook on 1 and 50 staged files, against ``python -c pass``;
+* hostile files (``--hostile-only`` for just these): one pattern repeated over 64 KB and
+  256 KB; the time must grow with the size (at most 6x for 4x the bytes), not its square.
 
 Recall on the tree is checked for both (target 1.0 on every kind); targets: erp-secrets scan
 at least 50x faster than detect-secrets with the same detectors, and its hook under 0.3 s on a
@@ -129,11 +131,60 @@ def bench_commit(corpus: Corpus, folder: Path, repeat: int) -> list[tuple[str, s
     return rows
 
 
+# Files an attacker (or a minifier) writes: one pattern repeated. A scanner that walks the
+# rest of the file from each occurrence takes 16x as long for 4x the size; a linear one 4x.
+HOSTILE = (
+    b"jwt",
+    b"jwt.",
+    b"jwt.encode ",
+    b"jwt.encode(",
+    b" [jwt]\n",
+    b'{"name":"JWT_SECRETS","value":"',
+    b"JWT_SECRETS = {",
+    b"arn:aws:",
+    b"arn:${",
+    b"# pragma: allowlist nextline secret\r",
+)
+
+
+def bench_hostile(small: int = 64_000) -> list[tuple[str, str, str, str]]:
+    """Seconds to scan each hostile file at ``small`` and 4x ``small`` bytes, and the ratio."""
+    from erp.scan.scanner import find_secrets
+
+    rows = []
+    for piece in HOSTILE:
+        seconds = []
+        for size in (small, 4 * small):
+            data = piece * (size // len(piece))
+            best = float("inf")
+            for _ in range(3):
+                start = time.perf_counter()
+                list(find_secrets(data, "hostile.py"))
+                best = min(best, time.perf_counter() - start)
+            seconds.append(best)
+        growth = seconds[1] / max(seconds[0], 1e-6)
+        rows.append(
+            (
+                f"{piece.decode()!r} x {4 * small // 1000} KB",
+                f"{seconds[0] * 1000:.1f} ms / {seconds[1] * 1000:.1f} ms",
+                f"{growth:.1f}x for 4x the bytes",
+                "<= 6x (linear): " + ("meets" if growth <= 6 else "MISSES"),
+            )
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="500 files instead of 5,000")
     parser.add_argument("--files", type=int, default=None)
+    parser.add_argument(
+        "--hostile-only", action="store_true", help="only the repeated-pattern files"
+    )
     args = parser.parse_args(argv)
+    print_table("Hostile files: one pattern repeated (best of 3)", bench_hostile())
+    if args.hostile_only:
+        return 0
     files = args.files or (500 if args.quick else 5_000)
     repeat = 3 if args.quick else 5
     with tempfile.TemporaryDirectory() as tmp:

@@ -55,24 +55,30 @@ _BARE_ENDS = (*_LINE_ENDS, b",", b"<", b"\\")
 # A JWT name: jwt_secret, JWT_SIGNING_KEY, jwtSecret, jwt.secret (Spring), SIMPLE_JWT's
 # SIGNING_KEY, HASURA_GRAPHQL_JWT_SECRET ...
 _NAME_TAIL = re.compile(rb"[a-z0-9_.-]*")
-_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
+_MAX_NAME = 256  # longer is no name: read further, "jwt.jwt.jwt..." was quadratic
+_WORD_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789_"
+_WORD = frozenset(_WORD_BYTES)
 _VALUE = re.compile(rb"([^\s\"'`#,;)}\]\\<]{8,512})")
 _QUOTES = frozenset(b"\"'`")
 
 # Literal keys of signing calls: PyJWT/Ruby jwt.encode/decode, Node jwt.sign/verify, Go
 # SignedString([]byte("...")), Java Keys.hmacShaKeyFor("...".getBytes()), auth0
 # Algorithm.HMAC256("..."), jjwt signWith(..., "..."). Matched on the lower-case copy.
-_ARGUMENT = rb"(?:[^,(){}\n\"']|\([^()\n]*\)|\{[^{}\n]*\})*?"
+# At most 256 pieces (a parenthesised or braced group is one): linear over a file of hints,
+# where an unbounded argument ran to the end of the line from every one of them.
+_ARGUMENT = rb"(?:[^,(){}\n\"']|\([^()\n]{0,4096}\)|\{[^{}\n]{0,4096}\}){0,256}?"
 # Arguments may stand on lines of their own (black's layout), and Ruby leaves out the
 # parentheses (JWT.encode payload, "...", "HS256").
+# Blanks are taken possessively (*+, ++): with two quantifiers able to take the same run of
+# blanks, a line of "jwt.encode" and thousands of spaces took seconds to fail to match.
 _CALL = re.compile(
-    rb"(?:jwt\.(?:encode|decode|sign|verify)(?:\(|[ \t]+)\s*"
+    rb"(?:jwt\.(?:encode|decode|sign|verify)(?:\(\s*+|[ \t]++)"
     + _ARGUMENT
-    + rb",|signwith\(\s*"
+    + rb",|signwith\(\s*+"
     + _ARGUMENT
     + rb",|signedstring\(|hmacshakeyfor\(|algorithm\.hmac(?:256|384|512)\()"
-    rb"\s*(?:key[ \t]*=[ \t]*)?(?:\[\]byte\(|new[ \t]+secretkeyspec\()?[ \t]*[rbu]?([\"'`])"
-    rb"([^\"'`\\\n]{8,512})\1"
+    rb"\s*+(?:key[ \t]*+=[ \t]*+)?(?:\[\]byte\(|new[ \t]++secretkeyspec\()?[ \t]*+[rbu]?"
+    rb"([\"'`])([^\"'`\\\n]{8,512})\1"
 )
 _CALL_HINT = (b"jwt.", b"signwith(", b"signedstring(", b"hmacshakeyfor(", b"algorithm.hmac")
 # Files without "jwt" are looked at only if one of these (fewer, shorter) stands in them.
@@ -87,6 +93,7 @@ _MEMBER = re.compile(
 )
 _OBJECT_REACH = 4096
 # TOML/INI sections: [jwt], [auth.jwt], [tool.jwt] ... with a secret = "..." line below.
+_NEXT_HEADER = re.compile(rb"\n[ \t]*\[")
 _SECTION = re.compile(rb"^[ \t]*\[+([\w.-]*jwt[\w.-]*)\]+[ \t]*\r?$", re.M)
 _SECTION_CHILD = re.compile(
     rb"^[ \t]*(?:secret|signing_key|signing_secret|secret_key|key|hmac_key)[ \t]*[=:][ \t]*"
@@ -216,17 +223,22 @@ class JwtSigningSecret(Detector):
     def _maps(self, text: Text) -> list[tuple[int, bytes, int, bool]]:
         data = text.data
         out: list[tuple[int, bytes, int, bool]] = []
+        covered = -1  # end of the last map read: a name inside it was read with it
         for name in _MAP_NAME.finditer(text.lower):
+            if name.start() < covered:
+                continue  # (else a file of repeated unclosed maps is read once per name)
             opened = _MAP_OPEN.match(data, name.end())
             if opened is not None and opened.group(1) is not None:
-                out += self._pairs(data, opened.start(1), _closing_brace(data, opened.start(1)))
+                covered = _closing_brace(data, opened.start(1))
+                out += self._pairs(data, opened.start(1), covered)
             elif opened is not None and _YAML_MAP_HEAD.match(text.line_at(name.start()).lower()):
                 out += _yaml_block(text, name.start(), opened.end())
             else:
                 member = _MAP_VALUE.match(text.lower, name.end())
                 if member is not None:
                     brace = member.end() - 1
-                    out += self._pairs(data, brace, _closing_brace(data, brace))
+                    covered = _closing_brace(data, brace)
+                    out += self._pairs(data, brace, covered)
         return out
 
     @staticmethod
@@ -272,8 +284,10 @@ class JwtSigningSecret(Detector):
             section = _SECTION.match(lower, line_start, text.line_end(line_start) + 1)
             if section is None:
                 continue
-            following = data.find(b"\n[", section.end())
-            end = len(data) if following < 0 else following
+            # up to the next header, indented or not (else every " [jwt]" line of a file of
+            # them would be read to the end of the file)
+            following = _NEXT_HEADER.search(data, section.end())
+            end = len(data) if following is None else following.start()
             out += [
                 (m.start(2), m.group(2), 12, bool(m.group(1)))
                 for m in _SECTION_CHILD.finditer(data, section.end(), end)
@@ -316,14 +330,28 @@ class JwtSigningSecret(Detector):
 def _jwt_names(lower: bytes) -> Iterator[tuple[int, int]]:
     """(start, end) of each name holding ``jwt``: ``jwt_secret``, ``hasura_graphql_jwt_secret``,
     ``jwt.secret``; not ``foojwt`` (a word that only contains it)."""
+    # Linear in the text: a run of word characters holding "jwt" many times ("jwtjwtjwt...",
+    # an attacker's file) is walked back and forward once, not once per occurrence.
+    last_index, last_start, last_end, shown = -1, 0, -1, (-1, -1)
     for index in find_all(lower, b"jwt"):
-        start = index
-        while start and lower[start - 1] in _WORD:
-            start -= 1
+        if last_index >= 0 and not lower[last_index:index].translate(None, _WORD_BYTES):
+            start = last_start  # same run of word characters as the previous occurrence
+        else:
+            start = index
+            while start and lower[start - 1] in _WORD:
+                start -= 1
+        last_index, last_start = index, start
         if start != index and lower[index - 1] != ord("_"):
             continue
-        tail = _NAME_TAIL.match(lower, index + 3)
-        yield start, tail.end() if tail else index + 3
+        if index - start > _MAX_NAME:
+            continue  # no variable's name: a run of word characters such as "jwtjwtjwt..."
+        if index + 3 > last_end:
+            tail = _NAME_TAIL.match(lower, index + 3)
+            last_end = tail.end() if tail else index + 3
+        end = min(last_end, index + 3 + _MAX_NAME)
+        if (start, end) != shown:
+            shown = (start, end)
+            yield shown
 
 
 def _object_members(data: bytes, lower: bytes, opening: int) -> list[tuple[int, bytes, int, bool]]:

@@ -61,7 +61,7 @@ ALNUM_CLASS = _class_table(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 class Text:
     """The content of one file as bytes, with lazily built views and a line index."""
 
-    __slots__ = ("_classes", "_line_starts", "_lower", "_mask", "data", "name")
+    __slots__ = ("_classes", "_line_starts", "_lower", "_mask", "_newlines", "data", "name")
 
     def __init__(self, data: bytes, name: str = "") -> None:
         self.data = data
@@ -70,6 +70,7 @@ class Text:
         self._lower: bytes | None = None
         self._mask: bytes | None = None
         self._line_starts: list[int] | None = None
+        self._newlines: list[int] | None = None
         self._classes: dict[bytes, bytes] = {}
 
     @property
@@ -107,14 +108,29 @@ class Text:
         """The 1-based number of the (numbered) line holding byte ``offset``."""
         return bisect.bisect_right(self._starts(), offset)
 
+    def _nl(self) -> list[int]:
+        # Offsets of every \n, found once: a search per call from each offset was quadratic
+        # on a long line ("jwtjwtjwt...", minified code), where every call walks the line.
+        if self._newlines is None:
+            data, found = self.data, []
+            index = data.find(b"\n")
+            while index >= 0:
+                found.append(index)
+                index = data.find(b"\n", index + 1)
+            self._newlines = found
+        return self._newlines
+
     def line_start(self, offset: int) -> int:
         """Offset of the first byte of the syntax line (split at ``\\n``) holding ``offset``."""
-        return self.data.rfind(b"\n", 0, offset) + 1
+        newlines = self._nl()
+        before = bisect.bisect_left(newlines, offset)
+        return newlines[before - 1] + 1 if before else 0
 
     def line_end(self, offset: int) -> int:
         """Offset just past the last byte (before the ``\\n``) of the syntax line at ``offset``."""
-        end = self.data.find(b"\n", offset)
-        return len(self.data) if end < 0 else end
+        newlines = self._nl()
+        after = bisect.bisect_left(newlines, offset)
+        return newlines[after] if after < len(newlines) else len(self.data)
 
     def line_at(self, offset: int) -> bytes:
         """The syntax line holding ``offset``, without its ``\\n``."""
