@@ -144,6 +144,7 @@ HOSTILE = (
     b"arn:aws:",
     b"arn:${",
     b"# pragma: allowlist nextline secret\r",
+    b'{"kty":"oct","k":"',
 )
 
 

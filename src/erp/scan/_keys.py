@@ -230,7 +230,11 @@ class PrivateKeyBlock(Detector):
             if opening < 0:
                 continue
             closing = data.find(b"}", kty, kty + _JWK_REACH)
-            closing = len(data) if closing < 0 else closing
+            # unclosed within reach: search that far only (to the end of the file, once per
+            # "kty" of a file of them, was quadratic)
+            closing = min(len(data), kty + _JWK_REACH) if closing < 0 else closing
+            nested = data.find(b"{", kty, closing)  # a JWK is flat: another object ends it
+            closing = closing if nested < 0 else nested
             member = _JWK_D.search(data, opening, closing)
             if member is None or member.start(1) in seen:
                 continue
