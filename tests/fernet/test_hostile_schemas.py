@@ -26,8 +26,9 @@ from erp.fernet.reencrypt.claims import sqlite_run_lock
 from erp.fernet.reencrypt.targets import primary_message
 from erp.store.audit import AuditLog
 from erp.store.vault import VaultFile
+from erp.testing import run_cli
 
-from .conftest import KeyFactory, TableFactory
+from .conftest import EncryptedTable, KeyFactory, TableFactory
 
 
 def test_a_user_table_named_like_the_temp_table_is_left_alone(
@@ -199,14 +200,11 @@ def test_driver_details_that_quote_row_data_are_cut(
     assert "PRIVATE-NOTE" not in primary_message(caught.value)
 
 
-def test_status_tells_a_stopped_pass_from_a_running_one(
-    sqlite_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+def _stopped_pass(
+    table: EncryptedTable, new_key: KeyFactory, vault: VaultFile, log: AuditLog
 ) -> None:
-    """A killed or interrupted pass stays 'running' in its table; status says it stopped."""
-    from erp.testing import run_cli
-
-    old, new = new_key(), new_key()
-    table = sqlite_table(100, old)
+    """A pass interrupted at its first write (Ctrl-C): its job row stays 'running'."""
+    old = table.key
 
     def stop(_target: Any, _rows: list[tuple[Any, Any]]) -> None:
         raise KeyboardInterrupt
@@ -215,12 +213,20 @@ def test_status_tells_a_stopped_pass_from_a_running_one(
         reencrypt(
             table.db,
             table.columns,
-            FernetKeyRing.from_keys(new, [old]),
+            FernetKeyRing.from_keys(new_key(), [old]),
             batch_size=10,
             vault=vault,
             log=log,
             before_write=stop,
         )
+
+
+def test_status_tells_a_stopped_pass_from_a_running_one(
+    sqlite_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    """A killed or interrupted pass stays 'running' in its table; status says it stopped."""
+    table = sqlite_table(100, new_key())
+    _stopped_pass(table, new_key, vault, log)
     stopped = run_cli("fernet", "status", "--db", table.db)
     assert "stopped (rerun 'erp-secrets fernet reencrypt' to resume)" in stopped.out
     with sqlite_run_lock(table.dsn, "a run"):
@@ -231,24 +237,8 @@ def test_status_tells_a_stopped_pass_from_a_running_one(
 def test_status_on_postgresql_tells_a_stopped_pass_too(
     pg_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
 ) -> None:
-    from erp.testing import run_cli
-
-    old, new = new_key(), new_key()
-    table = pg_table(100, old)
-
-    def stop(_target: Any, _rows: list[tuple[Any, Any]]) -> None:
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        reencrypt(
-            table.db,
-            table.columns,
-            FernetKeyRing.from_keys(new, [old]),
-            batch_size=10,
-            vault=vault,
-            log=log,
-            before_write=stop,
-        )
+    table = pg_table(100, new_key())
+    _stopped_pass(table, new_key, vault, log)
     assert "stopped (rerun" in run_cli("fernet", "status", "--db", table.db).out
     with psycopg.connect(table.dsn) as worker:  # a worker holding a claimed range
         worker.execute("SELECT 1 FROM erp_fernet_batches LIMIT 1 FOR UPDATE")
