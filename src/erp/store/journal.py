@@ -68,7 +68,6 @@ def record_change(
         doc = vault.read()
         meta = doc.get(META_KEY) or {}
         log.check_writable()  # a log we cannot append to must stop us before the vault changes
-        log.reconcile(meta.get("audit"))
         if not existed and log.next_position()[0] > 1:
             # A vault path typed wrong would start a new vault and chain it onto another
             # vault's log, which then no longer matches its own vault: refused.
@@ -78,6 +77,7 @@ def record_change(
                 f"(a relative path is taken from {os.getcwd()}); a new vault needs a new log "
                 "(--log or ERP_ROTATION_LOG). Nothing was written"
             )
+        log.reconcile(meta.get("audit"))
         now = clock()
         event = change(doc, now)
         if event is None:
