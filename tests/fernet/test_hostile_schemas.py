@@ -168,6 +168,20 @@ def test_columns_that_cannot_be_written_back_are_refused_at_set_up(
     assert "erp_fernet_jobs" not in table.tables()  # refused before anything was written
 
 
+def test_a_column_of_a_domain_over_text_is_judged_by_its_base_type(
+    pg_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
+) -> None:
+    from cryptography.fernet import Fernet
+
+    old, new = new_key(), new_key()
+    table = pg_table(1, old)
+    table.query("CREATE DOMAIN token AS text CHECK (left(VALUE, 6) = 'gAAAAA')")
+    table.query("CREATE TABLE d (id int PRIMARY KEY, v token)")
+    table.query("INSERT INTO d VALUES (1, ?)", (Fernet(old).encrypt(b"x").decode(),))
+    reencrypt(table.db, [("d", "v")], FernetKeyRing.from_keys(new, [old]), vault=vault, log=log)
+    assert Fernet(new).decrypt(table.query("SELECT v FROM d")[0][0]) == b"x"
+
+
 def test_a_user_without_the_rights_is_told_which_grant_is_missing(
     pg_table: TableFactory, new_key: KeyFactory, vault: VaultFile, log: AuditLog
 ) -> None:

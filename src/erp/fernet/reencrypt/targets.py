@@ -321,14 +321,14 @@ def resolve_targets(db: DatabaseRef, columns: Sequence[tuple[str, str]]) -> list
         inspect = _sqlite_schema if db.kind == "sqlite" else _postgres_schema
         targets = []
         for table, column in _unique(columns):
-            names, pk, types = inspect(conn, table)
+            names, pk, types, kinds = inspect(conn, table)
             if names is None:
                 raise TargetNotFound(
                     f"table {table!r} does not exist in {db.display}; check --column"
                 )
             target = _target(db, table, column, names, pk, types)
-            if db.kind == "postgresql":
-                _check_postgres_columns(conn, target)
+            if kinds:
+                _check_writable(target, kinds)
             targets.append(target)
         return targets
     except ErpError:
@@ -349,8 +349,12 @@ def _unique(columns: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return list(seen)
 
 
-Schema = tuple[list[str] | None, list[str], dict[str, str]]
-"""(column names or None if the table is missing, primary key columns, column types)."""
+Kind = tuple[str, str, str]
+"""PostgreSQL: (``attgenerated``, the base type's ``typcategory``, its ``typname``)."""
+
+Schema = tuple[list[str] | None, list[str], dict[str, str], dict[str, Kind]]
+"""(column names or None if the table is missing, primary key columns, column types,
+PostgreSQL column kinds; empty on SQLite)."""
 
 
 def _sqlite_schema(conn: Any, table: str) -> Schema:
@@ -358,9 +362,9 @@ def _sqlite_schema(conn: Any, table: str) -> Schema:
     prefix = f"{_quote(schema)}." if schema else ""
     rows = conn.execute(f"PRAGMA {prefix}table_info({_quote(name)})").fetchall()
     if not rows:
-        return None, [], {}
+        return None, [], {}, {}
     keyed = sorted((r[5], r[1]) for r in rows if r[5])
-    return [r[1] for r in rows], [n for _i, n in keyed], {r[1]: r[2] for r in rows}
+    return [r[1] for r in rows], [n for _i, n in keyed], {r[1]: r[2] for r in rows}, {}
 
 
 def _postgres_schema(conn: Any, table: str) -> Schema:
@@ -370,13 +374,19 @@ def _postgres_schema(conn: Any, table: str) -> Schema:
     cur.execute("SELECT to_regclass(%s)", (rel,))
     if cur.fetchone()[0] is None:
         conn.rollback()
-        return None, [], {}
+        return None, [], {}, {}
     cur.execute(
-        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated, "
+        "t.typcategory, t.typname FROM pg_attribute a "
+        "JOIN pg_type d ON d.oid = a.atttypid "  # a domain is judged by its base type
+        "JOIN pg_type t ON t.oid = COALESCE(NULLIF(d.typbasetype, 0), d.oid) "
+        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum",
         (rel,),
     )
-    types = dict(cur.fetchall())
+    rows = cur.fetchall()
+    types = {r[0]: r[1] for r in rows}
+    kinds = {r[0]: (r[2], r[3], r[4]) for r in rows}
     cur.execute(
         "SELECT a.attname FROM pg_index i JOIN pg_attribute a "
         "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
@@ -385,29 +395,17 @@ def _postgres_schema(conn: Any, table: str) -> Schema:
     )
     pk = [r[0] for r in cur.fetchall()]
     conn.rollback()
-    return list(types), pk, types
+    return list(types), pk, types, kinds
 
 
-def _check_postgres_columns(conn: Any, target: Target) -> None:
+def _check_writable(target: Target, kinds: dict[str, Kind]) -> None:
     """Refuse, before anything is written, a column this tool cannot write back.
 
     Tokens are text: the column must take text (``text``, ``varchar``, ``char``, ``citext``,
     a domain over one) or bytes (``bytea``), and not be generated; the key must be one whose
     text form round-trips through the checkpoint table (not ``bytea``, ``json``, an array).
     """
-    schema, name = _split_table(target.table)
-    rel = f"{_quote(schema)}.{_quote(name)}" if schema else _quote(name)
-    cur = conn.cursor()
-    cur.execute(
-        "SELECT a.attname, a.attgenerated, t.typcategory, t.typname FROM pg_attribute a "
-        "JOIN pg_type d ON d.oid = a.atttypid "  # a domain is judged by its base type
-        "JOIN pg_type t ON t.oid = COALESCE(NULLIF(d.typbasetype, 0), d.oid) "
-        "WHERE a.attrelid = %s::regclass AND a.attname = ANY(%s)",
-        (rel, [target.column, target.pk]),
-    )
-    found = {row[0]: row[1:] for row in cur.fetchall()}
-    conn.rollback()
-    generated, category, type_name = found[target.column]
+    generated, category, type_name = kinds[target.column]
     if generated:
         raise TargetNotFound(
             f"{target} is a generated column: the database computes it, it cannot be "
@@ -418,7 +416,7 @@ def _check_postgres_columns(conn: Any, target: Target) -> None:
             f"{target} is of type {target.value_type}: Fernet tokens are stored as text "
             "(text, varchar) or bytes (bytea); check --column"
         )
-    _generated, category, type_name = found[target.pk]
+    _generated, category, type_name = kinds[target.pk]
     if category == "A" or type_name in ("bytea", "json", "jsonb"):
         raise TargetNotFound(
             f"table {target.table!r} has a primary key of type {target.pk_type}; "
