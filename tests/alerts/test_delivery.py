@@ -6,11 +6,17 @@ import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 
 from erp.alerts.delivery import RetryPolicy, Transport
 from erp.testing.alerts import FakeTime, Receiver, Reply
+
+
+def _timed(fake_time: FakeTime, **policy: Any) -> Transport:
+    """A transport on the fake clock (sleeping advances it) with ``policy``'s settings."""
+    return Transport(RetryPolicy(**policy), sleep=fake_time.sleep, monotonic=fake_time.monotonic)
 
 
 def post(transport: Transport, url: str, secrets: list[str] | None = None) -> object:
@@ -87,11 +93,7 @@ def test_429_retry_after_as_http_date_is_understood(
 
 def test_retry_after_is_capped_by_the_policy(receiver: Receiver, fake_time: FakeTime) -> None:
     """A server asking for an hour gets the policy's maximum wait instead."""
-    transport = Transport(
-        RetryPolicy(max_delay_seconds=30, timeout_seconds=1),
-        sleep=fake_time.sleep,
-        monotonic=fake_time.monotonic,
-    )
+    transport = _timed(fake_time, max_delay_seconds=30, timeout_seconds=1)
     receiver.script.append(Reply(429, "", {"Retry-After": "3600"}))
     assert post(transport, receiver.url()).ok  # type: ignore[attr-defined]
     assert fake_time.sleeps == [30.0]
@@ -122,11 +124,7 @@ def test_receiver_down_retries_then_fails(
 
 def test_slow_receiver_times_out_and_is_retried(receiver: Receiver, fake_time: FakeTime) -> None:
     """A receiver that never answers: each attempt times out, then the next one succeeds."""
-    transport = Transport(
-        RetryPolicy(max_attempts=3, timeout_seconds=0.1),
-        sleep=fake_time.sleep,
-        monotonic=fake_time.monotonic,
-    )
+    transport = _timed(fake_time, max_attempts=3, timeout_seconds=0.1)
     receiver.script.extend([Reply(hold=True), Reply(hold=True)])
     result = post(transport, receiver.url())
     assert result.ok  # type: ignore[attr-defined]
@@ -137,11 +135,7 @@ def test_slow_receiver_times_out_and_is_retried(receiver: Receiver, fake_time: F
 
 def test_time_budget_stops_retries_early(receiver: Receiver, fake_time: FakeTime) -> None:
     """With a 5-second budget the fourth wait (8 s) would pass it: give up after 3 tries."""
-    transport = Transport(
-        RetryPolicy(max_attempts=10, timeout_seconds=1, budget_seconds=5),
-        sleep=fake_time.sleep,
-        monotonic=fake_time.monotonic,
-    )
+    transport = _timed(fake_time, max_attempts=10, timeout_seconds=1, budget_seconds=5)
     receiver.default = Reply(503)
     result = post(transport, receiver.url())
     assert not result.ok  # type: ignore[attr-defined]
@@ -234,11 +228,7 @@ def test_a_garbled_answer_is_a_failed_attempt_not_a_crash(
     fake_time: FakeTime, answer: bytes
 ) -> None:
     server = _RawServer(answer)
-    transport = Transport(
-        RetryPolicy(max_attempts=1, timeout_seconds=5),
-        sleep=fake_time.sleep,
-        monotonic=fake_time.monotonic,
-    )
+    transport = _timed(fake_time, max_attempts=1, timeout_seconds=5)
     try:
         result = post(transport, server.url)
     finally:
